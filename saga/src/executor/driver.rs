@@ -1,0 +1,451 @@
+//! The loop that moves one saga from its current phase to a terminal (or stuck) state.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tracing::{debug, info_span, warn, Instrument};
+
+use super::registry::Control;
+use super::replay::Phase;
+use super::Inner;
+use crate::definition::StepKind;
+use crate::id::{Direction, SagaId};
+use crate::log::{AbortReason, Append, ConflictKind, Lease, LogError, LogEvent, SagaState};
+use crate::step::{SagaData, StepContext, StepError};
+use crate::{Error, SagaOutcome};
+
+/// Why an attempt did not succeed.
+enum AttemptError {
+    Step(StepError),
+    TimedOut(Duration),
+    DeadlineExceeded,
+}
+
+impl AttemptError {
+    fn message(&self) -> String {
+        match self {
+            Self::Step(e) => e.to_string(),
+            Self::TimedOut(t) => format!("attempt timed out after {t:?}"),
+            Self::DeadlineExceeded => "saga deadline exceeded".to_owned(),
+        }
+    }
+}
+
+pub(crate) struct Driver<'a, D> {
+    pub(crate) inner: &'a Inner<D>,
+    pub(crate) id: SagaId,
+    pub(crate) data: D,
+    pub(crate) version: u64,
+    pub(crate) lease: Lease,
+    pub(crate) phase: Phase,
+    /// The saga deadline on tokio's clock.
+    pub(crate) deadline: Option<Instant>,
+    /// After recovery, or after a failed attempt, the current forward step may have taken effect.
+    pub(crate) in_doubt: bool,
+    pub(crate) control: Arc<Control>,
+    pub(crate) failure: Option<(usize, String)>,
+}
+
+impl<D: SagaData> Driver<'_, D> {
+    /// Drives the saga until it is terminal or stuck.
+    pub(crate) async fn drive(mut self) -> Result<SagaOutcome<D>, Error> {
+        let span = info_span!("saga", saga_id = %self.id, definition = %self.inner.def.name);
+        async move {
+            let steps = self.inner.def.steps.len();
+            loop {
+                match self.phase {
+                    Phase::Done(state) => return Ok(self.outcome(state)),
+                    Phase::Stuck { .. } => return Ok(self.outcome(SagaState::Stuck)),
+                    Phase::Forward { step, .. } if step >= steps => {
+                        self.append(SagaState::Completed, &[LogEvent::Completed])
+                            .await?;
+                        self.phase = Phase::Done(SagaState::Completed);
+                    }
+                    Phase::Forward { step, attempt } => self.forward(step, attempt).await?,
+                    Phase::Compensating { remaining: 0, .. } => {
+                        self.append(SagaState::Compensated, &[LogEvent::Compensated])
+                            .await?;
+                        self.phase = Phase::Done(SagaState::Compensated);
+                    }
+                    Phase::Compensating { remaining, attempt } => {
+                        self.compensate(remaining - 1, attempt).await?;
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn outcome(self, state: SagaState) -> SagaOutcome<D> {
+        debug!(%state, "saga finished");
+        SagaOutcome {
+            id: self.id,
+            state,
+            data: self.data,
+            failure: self.failure,
+        }
+    }
+
+    fn abort_reason(&self) -> Option<AbortReason> {
+        if self.control.cancel_requested() {
+            Some(AbortReason::Cancelled)
+        } else if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            Some(AbortReason::DeadlineExceeded)
+        } else {
+            None
+        }
+    }
+
+    async fn abort(&mut self, reason: AbortReason, step: usize) -> Result<(), Error> {
+        let steps = step + usize::from(self.in_doubt);
+        debug!(?reason, steps, "saga aborted before the pivot");
+        self.failure = Some((step, format!("{reason:?}")));
+        let steps_u32 = u32::try_from(steps).unwrap_or(u32::MAX);
+        self.append(
+            SagaState::Compensating,
+            &[LogEvent::Aborted {
+                reason,
+                steps: steps_u32,
+            }],
+        )
+        .await?;
+        self.phase = Phase::Compensating {
+            remaining: steps,
+            attempt: 1,
+        };
+        Ok(())
+    }
+
+    async fn forward(&mut self, step: usize, attempt: u32) -> Result<(), Error> {
+        let inner = self.inner;
+        let def = &inner.def;
+        let sd = &def.steps[step];
+        let before_commit = step < def.commit_point;
+        if before_commit {
+            if let Some(reason) = self.abort_reason() {
+                return self.abort(reason, step).await;
+            }
+        } else if !self.control.commit() {
+            // A cancel won the race against the point of no return.
+            return self.abort(AbortReason::Cancelled, step).await;
+        }
+
+        let step_u32 = u32::try_from(step).unwrap_or(u32::MAX);
+        let ctx = StepContext::new(
+            self.id,
+            step_u32,
+            Arc::clone(&sd.name),
+            Direction::Forward,
+            attempt,
+        );
+        let deadline = if before_commit { self.deadline } else { None };
+        let mut work = self.data.clone();
+        let span = info_span!("saga.step", saga_id = %self.id, step = %sd.name, direction = "forward", attempt);
+        let result = limited(sd.action.execute(&ctx, &mut work), sd.timeout, deadline)
+            .instrument(span)
+            .await;
+        self.in_doubt = true;
+
+        let error = match result {
+            Ok(()) => {
+                let data = inner.encode(self.id, &work)?;
+                let completed = LogEvent::StepCompleted {
+                    step: step_u32,
+                    attempt,
+                    data,
+                };
+                if step + 1 == def.steps.len() {
+                    self.append(SagaState::Completed, &[completed, LogEvent::Completed])
+                        .await?;
+                    self.phase = Phase::Done(SagaState::Completed);
+                } else {
+                    self.append(SagaState::Running, &[completed]).await?;
+                    self.phase = Phase::Forward {
+                        step: step + 1,
+                        attempt: 1,
+                    };
+                }
+                self.data = work;
+                self.in_doubt = false;
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+
+        let message = error.message();
+        let (transient, retry_after) = match &error {
+            AttemptError::Step(e) => (e.is_transient(), e.retry_after()),
+            AttemptError::TimedOut(_) => (true, None),
+            AttemptError::DeadlineExceeded => (false, None),
+        };
+        if transient && sd.retry.allows_attempt(attempt + 1) {
+            warn!(step = %sd.name, attempt, error = %message, "step failed, retrying");
+            self.append(
+                SagaState::Running,
+                &[LogEvent::StepRetrying {
+                    step: step_u32,
+                    attempt,
+                    error: message,
+                }],
+            )
+            .await?;
+            self.phase = Phase::Forward {
+                step,
+                attempt: attempt + 1,
+            };
+            let delay = sd.retry.delay_after(attempt, retry_after);
+            self.backoff(delay, before_commit).await;
+            return Ok(());
+        }
+
+        // Refused: the step had no effect. Unknown: it may have; compensate it too.
+        let unknown = transient || matches!(error, AttemptError::DeadlineExceeded);
+        self.failure = Some((step, message.clone()));
+        match (sd.kind, unknown) {
+            (StepKind::Compensatable, true) => {
+                warn!(step = %sd.name, error = %message, "step outcome unknown, compensating");
+                self.append(
+                    SagaState::Compensating,
+                    &[LogEvent::StepUnknown {
+                        step: step_u32,
+                        attempt,
+                        error: message,
+                    }],
+                )
+                .await?;
+                self.phase = Phase::Compensating {
+                    remaining: step + 1,
+                    attempt: 1,
+                };
+            }
+            (StepKind::Compensatable | StepKind::Pivot, false) => {
+                debug!(step = %sd.name, error = %message, "step refused, compensating");
+                self.append(
+                    SagaState::Compensating,
+                    &[LogEvent::StepRefused {
+                        step: step_u32,
+                        attempt,
+                        error: message,
+                    }],
+                )
+                .await?;
+                self.phase = Phase::Compensating {
+                    remaining: step,
+                    attempt: 1,
+                };
+            }
+            _ => {
+                warn!(step = %sd.name, error = %message, "step gave up past the pivot, saga stuck");
+                self.stuck(step, Direction::Forward, message).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn compensate(&mut self, step: usize, attempt: u32) -> Result<(), Error> {
+        let inner = self.inner;
+        let sd = &inner.def.steps[step];
+        let Some(compensation) = &sd.compensation else {
+            return Err(Error::InconsistentLog {
+                saga_id: self.id,
+                message: format!("step {} has no compensation", sd.name),
+            });
+        };
+        let step_u32 = u32::try_from(step).unwrap_or(u32::MAX);
+        let ctx = StepContext::new(
+            self.id,
+            step_u32,
+            Arc::clone(&sd.name),
+            Direction::Compensate,
+            attempt,
+        );
+        let span = info_span!("saga.step", saga_id = %self.id, step = %sd.name, direction = "compensate", attempt);
+        let result = limited(compensation.compensate(&ctx, &self.data), sd.timeout, None)
+            .instrument(span)
+            .await;
+        match result {
+            Ok(()) => {
+                let done = LogEvent::CompensationCompleted {
+                    step: step_u32,
+                    attempt,
+                };
+                if step == 0 {
+                    self.append(SagaState::Compensated, &[done, LogEvent::Compensated])
+                        .await?;
+                    self.phase = Phase::Done(SagaState::Compensated);
+                } else {
+                    self.append(SagaState::Compensating, &[done]).await?;
+                    self.phase = Phase::Compensating {
+                        remaining: step,
+                        attempt: 1,
+                    };
+                }
+            }
+            Err(error) => {
+                let message = error.message();
+                let (transient, retry_after) = match &error {
+                    AttemptError::Step(e) => (e.is_transient(), e.retry_after()),
+                    _ => (true, None),
+                };
+                if transient && sd.compensation_retry.allows_attempt(attempt + 1) {
+                    warn!(step = %sd.name, attempt, error = %message, "compensation failed, retrying");
+                    self.append(
+                        SagaState::Compensating,
+                        &[LogEvent::CompensationRetrying {
+                            step: step_u32,
+                            attempt,
+                            error: message,
+                        }],
+                    )
+                    .await?;
+                    self.phase = Phase::Compensating {
+                        remaining: step + 1,
+                        attempt: attempt + 1,
+                    };
+                    let delay = sd.compensation_retry.delay_after(attempt, retry_after);
+                    self.backoff(delay, false).await;
+                } else {
+                    warn!(step = %sd.name, error = %message, "compensation gave up, saga stuck");
+                    self.stuck(step, Direction::Compensate, message).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn stuck(
+        &mut self,
+        step: usize,
+        direction: Direction,
+        error: String,
+    ) -> Result<(), Error> {
+        self.failure = Some((step, error.clone()));
+        self.append(
+            SagaState::Stuck,
+            &[LogEvent::Stuck {
+                step: u32::try_from(step).unwrap_or(u32::MAX),
+                direction,
+                error,
+            }],
+        )
+        .await?;
+        self.phase = Phase::Stuck { step, direction };
+        Ok(())
+    }
+
+    /// Waits before a retry; before the pivot, a cancel or the deadline cuts the wait short.
+    async fn backoff(&self, delay: Duration, interruptible: bool) {
+        if delay.is_zero() {
+            return;
+        }
+        if !interruptible {
+            tokio::time::sleep(delay).await;
+            return;
+        }
+        let until = Instant::now() + delay;
+        let until = self.deadline.map_or(until, |d| until.min(d));
+        tokio::select! {
+            () = tokio::time::sleep_until(until) => {}
+            () = self.control.cancelled() => {}
+        }
+    }
+
+    /// Appends under the lease, retrying transient log errors. A retry that finds its own write already
+    /// landed (the first try committed but its answer was lost) counts as success.
+    async fn append(&mut self, state: SagaState, events: &[LogEvent]) -> Result<(), Error> {
+        let inner = self.inner;
+        let policy = inner.config.log_retry;
+        let mut attempt = 1;
+        let mut retried = false;
+        loop {
+            let append = Append::new(
+                self.id,
+                self.version,
+                self.lease,
+                state,
+                events,
+                inner.config.lease_ttl,
+            );
+            match inner.log.append(append).await {
+                Ok(version) => {
+                    self.version = version;
+                    return Ok(());
+                }
+                Err(e) if e.is_transient() && policy.allows_attempt(attempt + 1) => {
+                    warn!(error = %e, attempt, "saga log append failed, retrying");
+                    tokio::time::sleep(policy.delay_after(attempt, None)).await;
+                    attempt += 1;
+                    retried = true;
+                }
+                Err(LogError::Conflict {
+                    kind: ConflictKind::VersionMismatch,
+                    ..
+                }) if retried => {
+                    if self.landed(events).await? {
+                        return Ok(());
+                    }
+                    return Err(LogError::conflict(
+                        self.id,
+                        ConflictKind::VersionMismatch,
+                        self.version,
+                        None,
+                    )
+                    .into());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn landed(&mut self, events: &[LogEvent]) -> Result<bool, Error> {
+        let Some(snapshot) = self.inner.log.load(self.id).await? else {
+            return Ok(false);
+        };
+        let n = events.len() as u64;
+        let ours = snapshot.instance.fence == self.lease.fence
+            && snapshot.instance.version == self.version + n
+            && snapshot
+                .records
+                .iter()
+                .rev()
+                .take(events.len())
+                .map(|r| &r.event)
+                .eq(events.iter().rev());
+        if ours {
+            self.version = snapshot.instance.version;
+        }
+        Ok(ours)
+    }
+}
+
+/// Runs an attempt under the step timeout and the saga deadline, whichever comes first.
+async fn limited<F>(
+    fut: F,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+) -> Result<(), AttemptError>
+where
+    F: Future<Output = Result<(), StepError>>,
+{
+    let timeout_at = timeout.map(|t| Instant::now() + t);
+    let limit = match (timeout_at, deadline) {
+        (None, None) => return fut.await.map_err(AttemptError::Step),
+        (Some(t), None) => (t, false),
+        (None, Some(d)) => (d, true),
+        (Some(t), Some(d)) => {
+            if d <= t {
+                (d, true)
+            } else {
+                (t, false)
+            }
+        }
+    };
+    match tokio::time::timeout_at(limit.0, fut).await {
+        Ok(r) => r.map_err(AttemptError::Step),
+        Err(_) if limit.1 => Err(AttemptError::DeadlineExceeded),
+        Err(_) => Err(AttemptError::TimedOut(timeout.unwrap_or_default())),
+    }
+}

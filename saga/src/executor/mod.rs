@@ -1,0 +1,617 @@
+//! The orchestrating executor: starts sagas, drives them through the log, recovers them after a crash.
+
+mod config;
+mod driver;
+mod registry;
+mod replay;
+mod status;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+pub use config::ExecutorConfig;
+pub use status::{HistoryEntry, SagaOutcome, SagaStatus};
+
+use crate::definition::SagaDefinition;
+use crate::error::{CancelRefusal, Error, Result};
+use crate::id::SagaId;
+use crate::log::{
+    now_ms, Append, Claim, ClaimTarget, Claimed, LogEvent, NewSaga, SagaLog, SagaSnapshot,
+    SagaState,
+};
+use crate::step::SagaData;
+use driver::Driver;
+use registry::Registry;
+use replay::{replay, Phase};
+
+pub(crate) struct Inner<D> {
+    pub(crate) def: SagaDefinition<D>,
+    pub(crate) log: Arc<dyn SagaLog>,
+    pub(crate) config: ExecutorConfig,
+    registry: Arc<Registry>,
+}
+
+impl<D: SagaData> Inner<D> {
+    pub(crate) fn encode(&self, id: SagaId, data: &D) -> Result<Bytes> {
+        serde_json::to_vec(data)
+            .map(Bytes::from)
+            .map_err(|e| Error::Codec {
+                saga_id: id,
+                message: e.to_string(),
+            })
+    }
+
+    fn decode(&self, id: SagaId, bytes: &[u8]) -> Result<D> {
+        serde_json::from_slice(bytes).map_err(|e| Error::Codec {
+            saga_id: id,
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Drives sagas of one definition over a [`SagaLog`].
+///
+/// Cheap to clone (an `Arc`); share one per definition across your service. Many sagas run concurrently
+/// on one executor: each saga is one future (one task if you use [`start`](Self::start)), and a step costs
+/// one boxed future and one log append.
+pub struct Executor<D> {
+    inner: Arc<Inner<D>>,
+}
+
+impl<D> Clone for Executor<D> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<D> std::fmt::Debug for Executor<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("definition", &self.inner.def.name)
+            .field("owner", &self.inner.config.owner_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A saga started with [`Executor::start`], running on its own task.
+#[derive(Debug)]
+pub struct SagaHandle<D> {
+    id: SagaId,
+    task: tokio::task::JoinHandle<Result<SagaOutcome<D>>>,
+}
+
+impl<D> SagaHandle<D> {
+    /// The saga's id.
+    #[must_use]
+    pub const fn id(&self) -> SagaId {
+        self.id
+    }
+
+    /// Waits for the saga to finish (or park as stuck).
+    ///
+    /// # Errors
+    /// What the driver returned, or [`Error::DriverPanicked`].
+    pub async fn outcome(self) -> Result<SagaOutcome<D>> {
+        let id = self.id;
+        self.task
+            .await
+            .unwrap_or(Err(Error::DriverPanicked { saga_id: id }))
+    }
+}
+
+/// What [`Executor::recover`] did.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct RecoveryReport {
+    /// Sagas resumed that completed.
+    pub completed: usize,
+    /// Sagas resumed that were compensated.
+    pub compensated: usize,
+    /// Sagas resumed that parked as stuck.
+    pub stuck: usize,
+    /// Sagas whose driver failed (they stay in the log for a later recovery).
+    pub failed: Vec<(SagaId, Error)>,
+}
+
+impl RecoveryReport {
+    /// Total sagas resumed.
+    #[must_use]
+    pub fn resumed(&self) -> usize {
+        self.completed + self.compensated + self.stuck + self.failed.len()
+    }
+}
+
+impl<D: SagaData> Executor<D> {
+    /// An executor with the default [`ExecutorConfig`].
+    pub fn new(definition: SagaDefinition<D>, log: Arc<dyn SagaLog>) -> Self {
+        Self::with_config(definition, log, ExecutorConfig::default())
+    }
+
+    /// An executor with the given configuration.
+    pub fn with_config(
+        definition: SagaDefinition<D>,
+        log: Arc<dyn SagaLog>,
+        config: ExecutorConfig,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                def: definition,
+                log,
+                config,
+                registry: Arc::new(Registry::new()),
+            }),
+        }
+    }
+
+    /// The definition this executor runs.
+    #[must_use]
+    pub fn definition(&self) -> &SagaDefinition<D> {
+        &self.inner.def
+    }
+
+    /// The log it writes to.
+    #[must_use]
+    pub fn log(&self) -> &Arc<dyn SagaLog> {
+        &self.inner.log
+    }
+
+    /// Runs a new saga to its end on the calling task and returns how it ended.
+    ///
+    /// # Errors
+    /// Log failures (after retries), lost leases, codec errors. The saga stays in the log and a later
+    /// `recover` resumes it.
+    pub async fn run(&self, data: D) -> Result<SagaOutcome<D>> {
+        self.run_with_id(SagaId::new(), data).await
+    }
+
+    /// Like [`run`](Self::run) with a caller-chosen id (e.g. derived from an order id, so a retried
+    /// request cannot start a second saga: the second `create` is a `Conflict`).
+    ///
+    /// # Errors
+    /// As [`run`](Self::run).
+    pub async fn run_with_id(&self, id: SagaId, data: D) -> Result<SagaOutcome<D>> {
+        let driver = self.create(id, data).await?;
+        let guard = self.inner.registry.enter(id);
+        Driver {
+            control: Arc::clone(&guard.control),
+            ..driver
+        }
+        .drive()
+        .await
+    }
+
+    /// Records a new saga, then drives it on a spawned task. When this returns, the saga is durable.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run), for the creation only.
+    pub async fn start(&self, data: D) -> Result<SagaHandle<D>> {
+        self.start_with_id(SagaId::new(), data).await
+    }
+
+    /// Like [`start`](Self::start) with a caller-chosen id.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run), for the creation only.
+    pub async fn start_with_id(&self, id: SagaId, data: D) -> Result<SagaHandle<D>> {
+        let created = self.create(id, data).await?;
+        let guard = self.inner.registry.enter(id);
+        let this = self.clone();
+        let parts = Parts::from(created);
+        let task = tokio::spawn(async move {
+            let _guard = &guard;
+            parts.into_driver(&this.inner, &guard).drive().await
+        });
+        Ok(SagaHandle { id, task })
+    }
+
+    async fn create(&self, id: SagaId, data: D) -> Result<Driver<'_, D>> {
+        let inner = &*self.inner;
+        let bytes = inner.encode(id, &data)?;
+        let deadline = inner.def.deadline;
+        let saga = NewSaga::new(
+            id,
+            &*inner.def.name,
+            inner.def.version,
+            bytes,
+            &*inner.config.owner_id,
+            inner.config.lease_ttl,
+        )
+        .with_deadline_at_ms(
+            deadline
+                .map(|d| now_ms().saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))),
+        );
+        let lease = inner.log.create(saga).await?;
+        Ok(Driver {
+            inner,
+            id,
+            data,
+            version: 1,
+            lease,
+            phase: Phase::Forward {
+                step: 0,
+                attempt: 1,
+            },
+            deadline: deadline.map(|d| Instant::now() + d),
+            in_doubt: false,
+            control: Arc::default(),
+            failure: None,
+        })
+    }
+
+    /// The saga's state, current step and history.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSaga`]; log errors.
+    pub async fn status(&self, id: SagaId) -> Result<SagaStatus> {
+        let snapshot = self.load(id).await?;
+        let inst = &snapshot.instance;
+        let same_def = inst.definition == *self.inner.def.name
+            && inst.definition_version == self.inner.def.version;
+        let name = |i: u32| {
+            self.inner
+                .def
+                .step_name(i as usize)
+                .filter(|_| same_def)
+                .map_or_else(|| format!("step {i}"), str::to_owned)
+        };
+        let steps = self.inner.def.steps.len();
+        let current_step = if same_def {
+            replay(id, &snapshot.records, steps)?
+                .phase
+                .current(steps)
+                .map(|(i, dir)| (i, name(u32::try_from(i).unwrap_or(u32::MAX)), dir))
+        } else {
+            None
+        };
+        Ok(SagaStatus {
+            id,
+            definition: inst.definition.clone(),
+            definition_version: inst.definition_version,
+            state: inst.state,
+            current_step,
+            history: snapshot
+                .records
+                .iter()
+                .map(|r| HistoryEntry::from_record(r, name))
+                .collect(),
+            version: inst.version,
+        })
+    }
+
+    async fn load(&self, id: SagaId) -> Result<SagaSnapshot> {
+        self.inner
+            .log
+            .load(id)
+            .await?
+            .ok_or(Error::UnknownSaga { saga_id: id })
+    }
+
+    /// Cancels a saga before its pivot: it compensates the steps that started and ends `Compensated`.
+    ///
+    /// A saga this executor is driving is signalled directly (a retry backoff is cut short; a running step
+    /// finishes first and is then compensated). A saga in the log whose lease expired is taken over and
+    /// compensated on a spawned task.
+    ///
+    /// # Errors
+    /// [`Error::CancelRefused`] past the pivot, when finished, or when stuck; [`Error::OwnedElsewhere`]
+    /// if another live executor drives it; [`Error::UnknownSaga`].
+    pub async fn cancel(&self, id: SagaId) -> Result<()> {
+        if let Some(control) = self.inner.registry.get(&id) {
+            return if control.request_cancel() {
+                Ok(())
+            } else {
+                Err(Error::CancelRefused {
+                    saga_id: id,
+                    reason: CancelRefusal::PastPivot,
+                })
+            };
+        }
+        let snapshot = self.load(id).await?;
+        match snapshot.instance.state {
+            s if s.is_terminal() => {
+                return Err(Error::CancelRefused {
+                    saga_id: id,
+                    reason: CancelRefusal::Finished(s),
+                })
+            }
+            SagaState::Stuck => {
+                return Err(Error::CancelRefused {
+                    saga_id: id,
+                    reason: CancelRefusal::Stuck,
+                })
+            }
+            _ => {}
+        }
+        let claimed = self.claim_one(&snapshot).await?;
+        let guard = self.inner.registry.enter(id);
+        let parts = Parts::from(self.resume(claimed)?);
+        let refused = match parts.phase {
+            Phase::Forward { step, .. } => step >= self.inner.def.commit_point,
+            _ => false,
+        };
+        if !refused {
+            guard.control.request_cancel();
+        }
+        let this = self.clone();
+        tokio::spawn(async move { parts.into_driver(&this.inner, &guard).drive().await });
+        if refused {
+            Err(Error::CancelRefused {
+                saga_id: id,
+                reason: CancelRefusal::PastPivot,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn claim_one(&self, snapshot: &SagaSnapshot) -> Result<Claimed> {
+        let inner = &*self.inner;
+        let inst = &snapshot.instance;
+        self.check_definition(inst.id, &inst.definition, inst.definition_version)?;
+        let claim = Claim::new(
+            &*inner.def.name,
+            inner.def.version,
+            &*inner.config.owner_id,
+            inner.config.lease_ttl,
+            ClaimTarget::One(inst.id),
+        );
+        inner
+            .log
+            .claim(claim)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::OwnedElsewhere {
+                saga_id: inst.id,
+                owner: inst.owner.clone().unwrap_or_default(),
+            })
+    }
+
+    fn check_definition(&self, id: SagaId, name: &str, version: u32) -> Result<()> {
+        let def = &self.inner.def;
+        if name == &*def.name && version == def.version {
+            Ok(())
+        } else {
+            Err(Error::WrongDefinition {
+                saga_id: id,
+                found: name.to_owned(),
+                found_version: version,
+                expected: def.name.to_string(),
+                expected_version: def.version,
+            })
+        }
+    }
+
+    fn resume(&self, claimed: Claimed) -> Result<Driver<'_, D>> {
+        let inner = &*self.inner;
+        let inst = &claimed.snapshot.instance;
+        self.check_definition(inst.id, &inst.definition, inst.definition_version)?;
+        let r = replay(inst.id, &claimed.snapshot.records, inner.def.steps.len())?;
+        let data = inner.decode(inst.id, &r.data)?;
+        let deadline = inst.deadline_at_ms.map(|at| {
+            let left = at.saturating_sub(now_ms());
+            Instant::now() + std::time::Duration::from_millis(left)
+        });
+        Ok(Driver {
+            inner,
+            id: inst.id,
+            data,
+            version: inst.version.max(r.version),
+            lease: claimed.lease,
+            phase: r.phase,
+            deadline,
+            in_doubt: matches!(r.phase, Phase::Forward { .. }),
+            control: Arc::default(),
+            failure: r.last_error,
+        })
+    }
+
+    /// Resumes every running or compensating saga of this definition whose lease expired (or that this
+    /// owner id holds), until none is left; returns how they ended.
+    ///
+    /// Call it at startup, and periodically if other executors may die. Sagas resume from their last
+    /// recorded transition; a step whose completion was not recorded runs again with the same idempotency
+    /// key.
+    ///
+    /// # Errors
+    /// Only a failure to claim; failures of individual sagas are in the report.
+    pub async fn recover(&self) -> Result<RecoveryReport> {
+        let inner = &*self.inner;
+        let mut report = RecoveryReport::default();
+        let mut seen = HashSet::new();
+        loop {
+            let claim = Claim::new(
+                &*inner.def.name,
+                inner.def.version,
+                &*inner.config.owner_id,
+                inner.config.lease_ttl,
+                ClaimTarget::Recoverable {
+                    limit: inner.config.recovery_batch,
+                },
+            );
+            let batch = inner.log.claim(claim).await?;
+            let fresh: Vec<Claimed> = batch
+                .into_iter()
+                .filter(|c| {
+                    let id = c.snapshot.instance.id;
+                    !inner.registry.contains(&id) && seen.insert(id)
+                })
+                .collect();
+            if fresh.is_empty() {
+                return Ok(report);
+            }
+            let mut tasks = JoinSet::new();
+            for claimed in fresh {
+                while tasks.len() >= inner.config.recovery_concurrency {
+                    if let Some(joined) = tasks.join_next().await {
+                        tally(&mut report, joined);
+                    }
+                }
+                let id = claimed.snapshot.instance.id;
+                let parts = match self.resume(claimed) {
+                    Ok(driver) => Parts::from(driver),
+                    Err(e) => {
+                        report.failed.push((id, e));
+                        continue;
+                    }
+                };
+                let guard = inner.registry.enter(id);
+                let this = self.clone();
+                tasks.spawn(async move {
+                    let result = parts.into_driver(&this.inner, &guard).drive().await;
+                    (id, result)
+                });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                tally(&mut report, joined);
+            }
+        }
+    }
+
+    /// Operator action: tries a stuck saga again from where it gave up (its retry budget starts afresh)
+    /// and drives it on the calling task.
+    ///
+    /// # Errors
+    /// [`Error::NotStuck`], [`Error::UnknownSaga`], log errors.
+    pub async fn retry(&self, id: SagaId) -> Result<SagaOutcome<D>> {
+        let snapshot = self.load(id).await?;
+        if snapshot.instance.state != SagaState::Stuck {
+            return Err(Error::NotStuck {
+                saga_id: id,
+                state: snapshot.instance.state,
+            });
+        }
+        let claimed = self.claim_one(&snapshot).await?;
+        let guard = self.inner.registry.enter(id);
+        let mut driver = self.resume(claimed)?;
+        driver.control = Arc::clone(&guard.control);
+        let Phase::Stuck { step, direction } = driver.phase else {
+            return Err(Error::NotStuck {
+                saga_id: id,
+                state: driver.phase.state(),
+            });
+        };
+        let (state, phase) = match direction {
+            crate::Direction::Forward => (SagaState::Running, Phase::Forward { step, attempt: 1 }),
+            crate::Direction::Compensate => (
+                SagaState::Compensating,
+                Phase::Compensating {
+                    remaining: step + 1,
+                    attempt: 1,
+                },
+            ),
+        };
+        let version = self
+            .inner
+            .log
+            .append(Append::new(
+                id,
+                driver.version,
+                driver.lease,
+                state,
+                &[LogEvent::OperatorRetried],
+                self.inner.config.lease_ttl,
+            ))
+            .await?;
+        driver.version = version;
+        driver.phase = phase;
+        driver.in_doubt = direction == crate::Direction::Forward;
+        driver.drive().await
+    }
+
+    /// Operator action: marks a stuck saga resolved by hand (terminal state `Resolved`), with a note for
+    /// the history.
+    ///
+    /// # Errors
+    /// [`Error::NotStuck`], [`Error::UnknownSaga`], log errors.
+    pub async fn resolve(&self, id: SagaId, note: impl Into<String>) -> Result<()> {
+        let snapshot = self.load(id).await?;
+        if snapshot.instance.state != SagaState::Stuck {
+            return Err(Error::NotStuck {
+                saga_id: id,
+                state: snapshot.instance.state,
+            });
+        }
+        let claimed = self.claim_one(&snapshot).await?;
+        self.inner
+            .log
+            .append(Append::new(
+                id,
+                claimed.snapshot.instance.version,
+                claimed.lease,
+                SagaState::Resolved,
+                &[LogEvent::OperatorResolved { note: note.into() }],
+                self.inner.config.lease_ttl,
+            ))
+            .await?;
+        Ok(())
+    }
+}
+
+fn tally<D>(
+    report: &mut RecoveryReport,
+    joined: std::result::Result<(SagaId, Result<SagaOutcome<D>>), tokio::task::JoinError>,
+) {
+    match joined {
+        Ok((_, Ok(outcome))) => match outcome.state {
+            SagaState::Completed => report.completed += 1,
+            SagaState::Stuck => report.stuck += 1,
+            _ => report.compensated += 1,
+        },
+        Ok((id, Err(e))) => report.failed.push((id, e)),
+        Err(_) => {}
+    }
+}
+
+/// A driver without its borrow of the executor, so it can move into a spawned task.
+struct Parts<D> {
+    id: SagaId,
+    data: D,
+    version: u64,
+    lease: crate::log::Lease,
+    phase: Phase,
+    deadline: Option<Instant>,
+    in_doubt: bool,
+    failure: Option<(usize, String)>,
+}
+
+impl<D> From<Driver<'_, D>> for Parts<D> {
+    fn from(d: Driver<'_, D>) -> Self {
+        Self {
+            id: d.id,
+            data: d.data,
+            version: d.version,
+            lease: d.lease,
+            phase: d.phase,
+            deadline: d.deadline,
+            in_doubt: d.in_doubt,
+            failure: d.failure,
+        }
+    }
+}
+
+impl<D> Parts<D> {
+    fn into_driver<'a>(
+        self,
+        inner: &'a Inner<D>,
+        guard: &registry::RegistryGuard,
+    ) -> Driver<'a, D> {
+        Driver {
+            inner,
+            id: self.id,
+            data: self.data,
+            version: self.version,
+            lease: self.lease,
+            phase: self.phase,
+            deadline: self.deadline,
+            in_doubt: self.in_doubt,
+            control: Arc::clone(&guard.control),
+            failure: self.failure,
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Rebuilding a saga's position from its log records.
+
+use bytes::Bytes;
+
+use crate::id::{Direction, SagaId};
+use crate::log::{LogEvent, LogRecord, SagaState};
+use crate::Error;
+
+/// Where a saga is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// About to run (or re-run) `step`'s action, attempt `attempt`.
+    Forward { step: usize, attempt: u32 },
+    /// Steps `[0, remaining)` still need compensating; the next is `remaining - 1`.
+    Compensating { remaining: usize, attempt: u32 },
+    /// Parked; `resume` is where an operator retry continues.
+    Stuck { step: usize, direction: Direction },
+    /// Terminal.
+    Done(SagaState),
+}
+
+impl Phase {
+    pub(crate) fn state(self) -> SagaState {
+        match self {
+            Self::Forward { .. } => SagaState::Running,
+            Self::Compensating { .. } => SagaState::Compensating,
+            Self::Stuck { .. } => SagaState::Stuck,
+            Self::Done(s) => s,
+        }
+    }
+
+    /// The step being worked on, and in which direction.
+    pub(crate) fn current(self, steps: usize) -> Option<(usize, Direction)> {
+        match self {
+            Self::Forward { step, .. } if step < steps => Some((step, Direction::Forward)),
+            Self::Compensating { remaining, .. } if remaining > 0 => {
+                Some((remaining - 1, Direction::Compensate))
+            }
+            Self::Stuck { step, direction } => Some((step, direction)),
+            _ => None,
+        }
+    }
+}
+
+/// The replayed position, with the data of the last completed step (still encoded).
+#[derive(Debug)]
+pub(crate) struct Replayed {
+    pub(crate) phase: Phase,
+    pub(crate) data: Bytes,
+    pub(crate) version: u64,
+    /// The last error recorded, for outcomes.
+    pub(crate) last_error: Option<(usize, String)>,
+}
+
+/// Replays records; `steps` is the definition's length, used to validate indexes.
+pub(crate) fn replay(id: SagaId, records: &[LogRecord], steps: usize) -> Result<Replayed, Error> {
+    let bad = |message: String| Error::InconsistentLog {
+        saga_id: id,
+        message,
+    };
+    let mut phase = None;
+    let mut data = Bytes::new();
+    let mut version = 0;
+    let mut last_error = None;
+    for record in records {
+        version = record.seq;
+        let check = |step: u32| {
+            let s = step as usize;
+            if s < steps {
+                Ok(s)
+            } else {
+                Err(bad(format!(
+                    "record {} names step {step} of a {steps}-step definition",
+                    record.seq
+                )))
+            }
+        };
+        phase = Some(match (&record.event, phase) {
+            (LogEvent::Started { data: d }, None) => {
+                data = d.clone();
+                Phase::Forward {
+                    step: 0,
+                    attempt: 1,
+                }
+            }
+            (LogEvent::StepCompleted { step, data: d, .. }, Some(Phase::Forward { .. })) => {
+                data = d.clone();
+                Phase::Forward {
+                    step: check(*step)? + 1,
+                    attempt: 1,
+                }
+            }
+            (
+                LogEvent::StepRetrying {
+                    step,
+                    attempt,
+                    error,
+                },
+                Some(Phase::Forward { .. }),
+            ) => {
+                last_error = Some((check(*step)?, error.clone()));
+                Phase::Forward {
+                    step: check(*step)?,
+                    attempt: attempt + 1,
+                }
+            }
+            (LogEvent::StepRefused { step, error, .. }, Some(Phase::Forward { .. })) => {
+                last_error = Some((check(*step)?, error.clone()));
+                Phase::Compensating {
+                    remaining: check(*step)?,
+                    attempt: 1,
+                }
+            }
+            (LogEvent::StepUnknown { step, error, .. }, Some(Phase::Forward { .. })) => {
+                last_error = Some((check(*step)?, error.clone()));
+                Phase::Compensating {
+                    remaining: check(*step)? + 1,
+                    attempt: 1,
+                }
+            }
+            (LogEvent::Aborted { steps: n, reason }, Some(Phase::Forward { .. })) => {
+                let n = *n as usize;
+                if n > steps {
+                    return Err(bad(format!("abort of {n} steps in a {steps}-step saga")));
+                }
+                last_error = Some((n.saturating_sub(1), format!("{reason:?}")));
+                Phase::Compensating {
+                    remaining: n,
+                    attempt: 1,
+                }
+            }
+            (LogEvent::CompensationCompleted { step, .. }, Some(Phase::Compensating { .. })) => {
+                Phase::Compensating {
+                    remaining: check(*step)?,
+                    attempt: 1,
+                }
+            }
+            (
+                LogEvent::CompensationRetrying { step, attempt, .. },
+                Some(Phase::Compensating { .. }),
+            ) => Phase::Compensating {
+                remaining: check(*step)? + 1,
+                attempt: attempt + 1,
+            },
+            (
+                LogEvent::Stuck {
+                    step,
+                    direction,
+                    error,
+                },
+                Some(Phase::Forward { .. } | Phase::Compensating { .. }),
+            ) => {
+                last_error = Some((check(*step)?, error.clone()));
+                Phase::Stuck {
+                    step: check(*step)?,
+                    direction: *direction,
+                }
+            }
+            (LogEvent::OperatorRetried, Some(Phase::Stuck { step, direction })) => {
+                match direction {
+                    Direction::Forward => Phase::Forward { step, attempt: 1 },
+                    Direction::Compensate => Phase::Compensating {
+                        remaining: step + 1,
+                        attempt: 1,
+                    },
+                }
+            }
+            (LogEvent::OperatorResolved { .. }, Some(Phase::Stuck { .. })) => {
+                Phase::Done(SagaState::Resolved)
+            }
+            (LogEvent::Completed, Some(Phase::Forward { step, .. })) if step == steps => {
+                Phase::Done(SagaState::Completed)
+            }
+            (LogEvent::Compensated, Some(Phase::Compensating { remaining: 0, .. })) => {
+                Phase::Done(SagaState::Compensated)
+            }
+            (event, phase) => {
+                return Err(bad(format!(
+                    "record {} ({}) cannot follow {phase:?}",
+                    record.seq,
+                    event.kind()
+                )))
+            }
+        });
+    }
+    let phase = phase.ok_or_else(|| bad("no records".to_owned()))?;
+    Ok(Replayed {
+        phase,
+        data,
+        version,
+        last_error,
+    })
+}

@@ -1,0 +1,27 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod definition;
+mod error;
+pub mod executor;
+mod id;
+pub mod log;
+mod step;
+pub mod testing;
+
+pub use definition::{
+    DefinitionBuilder, DefinitionError, RetryPolicy, SagaDefinition, StepKind, StepSpec,
+};
+pub use error::{CancelRefusal, Error, Result};
+pub use executor::{
+    Executor, ExecutorConfig, HistoryEntry, RecoveryReport, SagaHandle, SagaOutcome, SagaStatus,
+};
+pub use id::{Direction, IdempotencyKey, ParseIdempotencyKeyError, ParseSagaIdError, SagaId};
+pub use log::{InMemoryLog, LogError, LogEvent, SagaLog, SagaState};
+pub use step::{
+    compensation_fn, step_fn, BoxError, Compensation, CompensationFn, SagaData, Step, StepContext,
+    StepError, StepErrorKind, StepFn,
+};
+
+/// Re-exported so implementors of [`Step`], [`SagaLog`] and friends need no extra dependency.
+pub use async_trait::async_trait;

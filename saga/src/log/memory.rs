@@ -1,0 +1,271 @@
+//! The in-memory saga log: the fastest path, and the reference the conformance suite is written against.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+use super::{
+    now_ms, Append, Claim, ClaimTarget, Claimed, ConflictKind, Lease, ListQuery, LogError,
+    LogRecord, NewSaga, SagaInstance, SagaLog, SagaSnapshot, SagaState,
+};
+use crate::id::SagaId;
+
+const SHARDS: usize = 64;
+
+struct Entry {
+    instance: SagaInstance,
+    lease_until: Option<Instant>,
+    records: Vec<LogRecord>,
+}
+
+impl Entry {
+    fn lease_free_for(&self, owner: &str, now: Instant) -> bool {
+        self.instance.owner.as_deref() == Some(owner)
+            || self.lease_until.is_none_or(|until| until <= now)
+    }
+}
+
+/// Counters kept by [`InMemoryLog`], e.g. for the load generator's commits-per-saga figure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InMemoryLogStats {
+    /// Successful `create` calls.
+    pub creates: u64,
+    /// Successful `append` calls (each one a "commit").
+    pub appends: u64,
+}
+
+/// A [`SagaLog`] in process memory, sharded to keep many concurrent sagas from contending on one lock.
+///
+/// Durable only for the life of the process; use it for tests, benchmarks and sagas that need no crash
+/// recovery. Lease expiry follows tokio's clock, so tests can drive it with `tokio::time::pause`.
+pub struct InMemoryLog {
+    shards: Box<[Mutex<HashMap<SagaId, Entry>>]>,
+    hasher: std::collections::hash_map::RandomState,
+    creates: AtomicU64,
+    appends: AtomicU64,
+}
+
+impl Default for InMemoryLog {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for InMemoryLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InMemoryLog")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl InMemoryLog {
+    /// An empty log.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: std::collections::hash_map::RandomState::new(),
+            creates: AtomicU64::new(0),
+            appends: AtomicU64::new(0),
+        }
+    }
+
+    /// Commit counters so far.
+    #[must_use]
+    pub fn stats(&self) -> InMemoryLogStats {
+        InMemoryLogStats {
+            creates: self.creates.load(Ordering::Relaxed),
+            appends: self.appends.load(Ordering::Relaxed),
+        }
+    }
+
+    fn shard(&self, id: &SagaId) -> &Mutex<HashMap<SagaId, Entry>> {
+        let mut h = self.hasher.build_hasher();
+        id.hash(&mut h);
+        // The modulo keeps the index in range whatever the hash.
+        #[allow(clippy::cast_possible_truncation)]
+        let idx = (h.finish() as usize) % self.shards.len();
+        &self.shards[idx]
+    }
+}
+
+fn lease_deadline(ttl: std::time::Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(ttl).unwrap_or(now)
+}
+
+#[async_trait]
+impl SagaLog for InMemoryLog {
+    async fn create(&self, saga: NewSaga) -> Result<Lease, LogError> {
+        let now = now_ms();
+        let mut shard = self.shard(&saga.id).lock();
+        if shard.contains_key(&saga.id) {
+            return Err(LogError::conflict(
+                saga.id,
+                ConflictKind::AlreadyExists,
+                0,
+                None,
+            ));
+        }
+        let instance = SagaInstance::new(
+            saga.id,
+            saga.definition,
+            saga.definition_version,
+            SagaState::Running,
+            1,
+            Some(saga.owner),
+            1,
+            saga.deadline_at_ms,
+            now,
+            now,
+        );
+        shard.insert(
+            saga.id,
+            Entry {
+                instance,
+                lease_until: Some(lease_deadline(saga.lease_ttl)),
+                records: vec![LogRecord {
+                    seq: 1,
+                    at_ms: now,
+                    event: super::LogEvent::Started { data: saga.data },
+                }],
+            },
+        );
+        drop(shard);
+        self.creates.fetch_add(1, Ordering::Relaxed);
+        Ok(Lease { fence: 1 })
+    }
+
+    async fn append(&self, append: Append<'_>) -> Result<u64, LogError> {
+        let now = now_ms();
+        let mut shard = self.shard(&append.id).lock();
+        let entry = shard
+            .get_mut(&append.id)
+            .ok_or(LogError::NotFound { saga_id: append.id })?;
+        let inst = &mut entry.instance;
+        let conflict =
+            |kind| LogError::conflict(append.id, kind, append.expected_version, Some(inst.version));
+        if inst.fence != append.lease.fence {
+            return Err(conflict(ConflictKind::LeaseLost));
+        }
+        if inst.version != append.expected_version {
+            return Err(conflict(ConflictKind::VersionMismatch));
+        }
+        if inst.state.is_terminal() {
+            return Err(conflict(ConflictKind::Finished));
+        }
+        for event in append.events {
+            inst.version += 1;
+            entry.records.push(LogRecord {
+                seq: inst.version,
+                at_ms: now,
+                event: event.clone(),
+            });
+        }
+        inst.state = append.state;
+        inst.updated_at_ms = now;
+        if append.state.is_terminal() || append.state == SagaState::Stuck {
+            inst.owner = None;
+            entry.lease_until = None;
+        } else {
+            entry.lease_until = Some(lease_deadline(append.lease_ttl));
+        }
+        let version = inst.version;
+        drop(shard);
+        self.appends.fetch_add(1, Ordering::Relaxed);
+        Ok(version)
+    }
+
+    async fn load(&self, id: SagaId) -> Result<Option<SagaSnapshot>, LogError> {
+        let shard = self.shard(&id).lock();
+        Ok(shard.get(&id).map(|e| SagaSnapshot {
+            instance: e.instance.clone(),
+            records: e.records.clone(),
+        }))
+    }
+
+    async fn claim(&self, claim: Claim) -> Result<Vec<Claimed>, LogError> {
+        let now = Instant::now();
+        let matches_def = |e: &Entry| {
+            e.instance.definition == claim.definition
+                && e.instance.definition_version == claim.definition_version
+        };
+        let take = |e: &mut Entry| {
+            e.instance.fence += 1;
+            e.instance.owner = Some(claim.owner.clone());
+            e.lease_until = Some(lease_deadline(claim.lease_ttl));
+            Claimed {
+                snapshot: SagaSnapshot {
+                    instance: e.instance.clone(),
+                    records: e.records.clone(),
+                },
+                lease: Lease {
+                    fence: e.instance.fence,
+                },
+            }
+        };
+        let mut out = Vec::new();
+        match claim.target {
+            ClaimTarget::One(id) => {
+                let mut shard = self.shard(&id).lock();
+                if let Some(e) = shard.get_mut(&id) {
+                    if matches_def(e)
+                        && !e.instance.state.is_terminal()
+                        && e.lease_free_for(&claim.owner, now)
+                    {
+                        out.push(take(e));
+                    }
+                }
+            }
+            ClaimTarget::Recoverable { limit } => {
+                for shard in &*self.shards {
+                    let mut shard = shard.lock();
+                    for e in shard.values_mut() {
+                        if out.len() >= limit {
+                            break;
+                        }
+                        if matches_def(e)
+                            && matches!(
+                                e.instance.state,
+                                SagaState::Running | SagaState::Compensating
+                            )
+                            && e.lease_free_for(&claim.owner, now)
+                        {
+                            out.push(take(e));
+                        }
+                    }
+                }
+                out.sort_by_key(|c| c.snapshot.instance.id);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {
+        let mut out: Vec<SagaInstance> = Vec::new();
+        for shard in &*self.shards {
+            let shard = shard.lock();
+            out.extend(
+                shard
+                    .values()
+                    .filter(|e| {
+                        query
+                            .definition
+                            .as_ref()
+                            .is_none_or(|d| *d == e.instance.definition)
+                            && (query.states.is_empty() || query.states.contains(&e.instance.state))
+                    })
+                    .map(|e| e.instance.clone()),
+            );
+        }
+        out.sort_by_key(|i| i.id);
+        out.truncate(query.limit);
+        Ok(out)
+    }
+}

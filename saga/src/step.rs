@@ -1,0 +1,308 @@
+//! What a step is: the [`Step`] and [`Compensation`] traits, their context and their typed errors.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::id::{Direction, IdempotencyKey, SagaId};
+
+/// The data a saga carries from step to step.
+///
+/// Any `Serialize + DeserializeOwned + Clone + Send + Sync + 'static` type qualifies; it is stored in the
+/// saga log after every completed step, so a recovered saga resumes with exactly the data the last recorded
+/// step produced. User code never sees `serde_json::Value`.
+pub trait SagaData: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {}
+
+impl<T> SagaData for T where T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {}
+
+/// A boxed error that can cross threads, kept as the `source` of a [`StepError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// How a step failed, which decides what the executor does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StepErrorKind {
+    /// Worth retrying: a timeout, a dropped connection, an open circuit, a full bulkhead.
+    /// Retried per the step's [`RetryPolicy`](crate::RetryPolicy); when the budget runs out the outcome
+    /// is unknown and the step is compensated.
+    Transient,
+    /// The business said no (out of stock, card declined). Not retried; compensation starts with the
+    /// steps before this one: a permanent error promises the step had no effect.
+    Permanent,
+}
+
+/// The error a [`Step`] or [`Compensation`] returns.
+///
+/// Control flow is typed: the executor looks only at [`kind`](Self::kind) and
+/// [`retry_after`](Self::retry_after), never at the message.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind_str} step error: {message}", kind_str = self.kind_str())]
+pub struct StepError {
+    kind: StepErrorKind,
+    message: Cow<'static, str>,
+    retry_after: Option<Duration>,
+    #[source]
+    source: Option<BoxError>,
+}
+
+impl StepError {
+    /// A failure worth retrying.
+    #[must_use]
+    pub fn transient(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StepErrorKind::Transient, message)
+    }
+
+    /// A business refusal: compensate, do not retry.
+    #[must_use]
+    pub fn permanent(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StepErrorKind::Permanent, message)
+    }
+
+    /// An error of the given kind.
+    #[must_use]
+    pub fn new(kind: StepErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            retry_after: None,
+            source: None,
+        }
+    }
+
+    /// Keeps the underlying error as this error's `source()`.
+    #[must_use]
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// Asks the executor to wait at least this long before the next attempt (an open breaker's
+    /// `retry_after`, an HTTP 429's `Retry-After`).
+    #[must_use]
+    pub fn with_retry_after(mut self, delay: Duration) -> Self {
+        self.retry_after = Some(delay);
+        self
+    }
+
+    /// Transient or permanent.
+    #[must_use]
+    pub const fn kind(&self) -> StepErrorKind {
+        self.kind
+    }
+
+    /// `true` for [`StepErrorKind::Transient`].
+    #[must_use]
+    pub const fn is_transient(&self) -> bool {
+        matches!(self.kind, StepErrorKind::Transient)
+    }
+
+    /// The human-readable message.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The minimum delay before a retry, if the failing service asked for one.
+    #[must_use]
+    pub const fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    fn kind_str(&self) -> &'static str {
+        match self.kind {
+            StepErrorKind::Transient => "transient",
+            StepErrorKind::Permanent => "permanent",
+        }
+    }
+}
+
+/// What a step execution knows about itself: which saga, which step, which attempt.
+#[derive(Debug, Clone)]
+pub struct StepContext {
+    saga_id: SagaId,
+    step: u32,
+    step_name: Arc<str>,
+    direction: Direction,
+    attempt: u32,
+}
+
+impl StepContext {
+    /// Builds a context; the executor does this, tests and custom runtimes may too.
+    #[must_use]
+    pub fn new(
+        saga_id: SagaId,
+        step: u32,
+        step_name: Arc<str>,
+        direction: Direction,
+        attempt: u32,
+    ) -> Self {
+        Self {
+            saga_id,
+            step,
+            step_name,
+            direction,
+            attempt,
+        }
+    }
+
+    /// The saga this execution belongs to.
+    #[must_use]
+    pub const fn saga_id(&self) -> SagaId {
+        self.saga_id
+    }
+
+    /// Zero-based index of the step in the definition.
+    #[must_use]
+    pub const fn step(&self) -> u32 {
+        self.step
+    }
+
+    /// The step's name in the definition.
+    #[must_use]
+    pub fn step_name(&self) -> &str {
+        &self.step_name
+    }
+
+    /// Action or compensation.
+    #[must_use]
+    pub const fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// 1 for the first attempt, counting on across retries and recovery.
+    #[must_use]
+    pub const fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The stable key participants deduplicate on: the same for every attempt of this execution,
+    /// before and after a crash.
+    #[must_use]
+    pub const fn idempotency_key(&self) -> IdempotencyKey {
+        IdempotencyKey::new(self.saga_id, self.step, self.direction)
+    }
+}
+
+/// A forward action of a saga.
+///
+/// On success the (possibly modified) `data` is recorded in the saga log before the next step starts; on
+/// error the modifications are discarded, so an attempt never leaks half-made changes into the next one.
+/// Use [`StepContext::idempotency_key`] to make the effect happen once.
+#[async_trait]
+pub trait Step<D: SagaData>: Send + Sync + 'static {
+    /// Performs the action.
+    async fn execute(&self, ctx: &StepContext, data: &mut D) -> Result<(), StepError>;
+}
+
+/// Undoes a completed (or possibly completed) [`Step`].
+///
+/// Compensations run strictly in reverse order and must tolerate "nothing to undo": a step whose outcome
+/// was unknown (it timed out or exhausted its retries) is compensated even though it may never have taken
+/// effect.
+#[async_trait]
+pub trait Compensation<D: SagaData>: Send + Sync + 'static {
+    /// Undoes the step's effect.
+    async fn compensate(&self, ctx: &StepContext, data: &D) -> Result<(), StepError>;
+}
+
+#[async_trait]
+impl<D: SagaData, S: Step<D> + ?Sized> Step<D> for Arc<S> {
+    async fn execute(&self, ctx: &StepContext, data: &mut D) -> Result<(), StepError> {
+        (**self).execute(ctx, data).await
+    }
+}
+
+#[async_trait]
+impl<D: SagaData, C: Compensation<D> + ?Sized> Compensation<D> for Arc<C> {
+    async fn compensate(&self, ctx: &StepContext, data: &D) -> Result<(), StepError> {
+        (**self).compensate(ctx, data).await
+    }
+}
+
+/// A [`Step`] made from an async closure that takes the data by value and returns the new data.
+///
+/// ```
+/// use saga::{step_fn, StepContext, StepError};
+/// let add_one = step_fn(|_ctx: StepContext, n: u32| async move { Ok::<_, StepError>(n + 1) });
+/// # let _ = add_one;
+/// ```
+pub fn step_fn<D, F, Fut>(f: F) -> StepFn<D, F>
+where
+    D: SagaData,
+    F: Fn(StepContext, D) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<D, StepError>> + Send + 'static,
+{
+    StepFn {
+        f,
+        _data: PhantomData,
+    }
+}
+
+/// A [`Compensation`] made from an async closure that receives a copy of the data.
+pub fn compensation_fn<D, F, Fut>(f: F) -> CompensationFn<D, F>
+where
+    D: SagaData,
+    F: Fn(StepContext, D) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), StepError>> + Send + 'static,
+{
+    CompensationFn {
+        f,
+        _data: PhantomData,
+    }
+}
+
+/// See [`step_fn`].
+pub struct StepFn<D, F> {
+    f: F,
+    _data: PhantomData<fn() -> D>,
+}
+
+impl<D, F> fmt::Debug for StepFn<D, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StepFn")
+    }
+}
+
+#[async_trait]
+impl<D, F, Fut> Step<D> for StepFn<D, F>
+where
+    D: SagaData,
+    F: Fn(StepContext, D) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<D, StepError>> + Send + 'static,
+{
+    async fn execute(&self, ctx: &StepContext, data: &mut D) -> Result<(), StepError> {
+        *data = (self.f)(ctx.clone(), data.clone()).await?;
+        Ok(())
+    }
+}
+
+/// See [`compensation_fn`].
+pub struct CompensationFn<D, F> {
+    f: F,
+    _data: PhantomData<fn() -> D>,
+}
+
+impl<D, F> fmt::Debug for CompensationFn<D, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CompensationFn")
+    }
+}
+
+#[async_trait]
+impl<D, F, Fut> Compensation<D> for CompensationFn<D, F>
+where
+    D: SagaData,
+    F: Fn(StepContext, D) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), StepError>> + Send + 'static,
+{
+    async fn compensate(&self, ctx: &StepContext, data: &D) -> Result<(), StepError> {
+        (self.f)(ctx.clone(), data.clone()).await
+    }
+}

@@ -1,0 +1,2 @@
+//! Shared conformance suites: every [`SagaLog`](crate::SagaLog) and every transport implementation runs
+//! the same checks, so the in-memory backends and the real ones are held to one contract.
