@@ -6,6 +6,7 @@ mod error;
 pub mod executor;
 mod id;
 pub mod log;
+pub mod middleware;
 mod step;
 pub mod testing;
 

@@ -1,0 +1,7 @@
+//! Tests of the middleware on tokio's paused clock.
+
+mod breaker;
+mod bulkhead;
+mod order;
+mod saga;
+mod support;
