@@ -6,7 +6,6 @@ mod registry;
 mod replay;
 mod status;
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -423,7 +422,7 @@ impl<D: SagaData> Executor<D> {
     pub async fn recover(&self) -> Result<RecoveryReport> {
         let inner = &*self.inner;
         let mut report = RecoveryReport::default();
-        let mut seen = HashSet::new();
+        let mut after = None;
         loop {
             let claim = Claim::new(
                 &*inner.def.name,
@@ -432,19 +431,20 @@ impl<D: SagaData> Executor<D> {
                 inner.config.lease_ttl,
                 ClaimTarget::Recoverable {
                     limit: inner.config.recovery_batch,
+                    after,
                 },
             );
             let batch = inner.log.claim(claim).await?;
+            let Some(last) = batch.iter().map(|c| c.snapshot.instance.id).max() else {
+                return Ok(report);
+            };
+            after = Some(last);
+            // Sagas this executor is driving right now come back too (same owner id, fence unchanged):
+            // their drivers keep them.
             let fresh: Vec<Claimed> = batch
                 .into_iter()
-                .filter(|c| {
-                    let id = c.snapshot.instance.id;
-                    !inner.registry.contains(&id) && seen.insert(id)
-                })
+                .filter(|c| !inner.registry.contains(&c.snapshot.instance.id))
                 .collect();
-            if fresh.is_empty() {
-                return Ok(report);
-            }
             let mut tasks = JoinSet::new();
             for claimed in fresh {
                 while tasks.len() >= inner.config.recovery_concurrency {
@@ -563,6 +563,15 @@ fn tally<D>(
             SagaState::Stuck => report.stuck += 1,
             _ => report.compensated += 1,
         },
+        // The saga moved on under another driver between claim and resume (it finished locally in the
+        // meantime): nothing was lost.
+        Ok((
+            _,
+            Err(Error::Log(crate::LogError::Conflict {
+                kind: crate::log::ConflictKind::VersionMismatch | crate::log::ConflictKind::Finished,
+                ..
+            })),
+        )) => {}
         Ok((id, Err(e))) => report.failed.push((id, e)),
         Err(_) => {}
     }

@@ -197,8 +197,10 @@ impl SagaLog for InMemoryLog {
                 && e.instance.definition_version == claim.definition_version
         };
         let take = |e: &mut Entry| {
-            e.instance.fence += 1;
-            e.instance.owner = Some(claim.owner.clone());
+            if e.instance.owner.as_deref() != Some(&*claim.owner) {
+                e.instance.fence += 1;
+                e.instance.owner = Some(claim.owner.clone());
+            }
             e.lease_until = Some(lease_deadline(claim.lease_ttl));
             Claimed {
                 snapshot: SagaSnapshot {
@@ -223,25 +225,40 @@ impl SagaLog for InMemoryLog {
                     }
                 }
             }
-            ClaimTarget::Recoverable { limit } => {
+            ClaimTarget::Recoverable { limit, after } => {
+                let claimable = |e: &Entry| {
+                    matches_def(e)
+                        && after.is_none_or(|a| e.instance.id > a)
+                        && matches!(
+                            e.instance.state,
+                            SagaState::Running | SagaState::Compensating
+                        )
+                        && e.lease_free_for(&claim.owner, now)
+                };
+                // Candidates in id order, then claimed one by one under their shard lock (re-checked,
+                // since another claimer may have taken one in between).
+                let mut candidates: Vec<SagaId> = Vec::new();
                 for shard in &*self.shards {
-                    let mut shard = shard.lock();
-                    for e in shard.values_mut() {
-                        if out.len() >= limit {
-                            break;
-                        }
-                        if matches_def(e)
-                            && matches!(
-                                e.instance.state,
-                                SagaState::Running | SagaState::Compensating
-                            )
-                            && e.lease_free_for(&claim.owner, now)
-                        {
+                    let shard = shard.lock();
+                    candidates.extend(
+                        shard
+                            .values()
+                            .filter(|e| claimable(e))
+                            .map(|e| e.instance.id),
+                    );
+                }
+                candidates.sort_unstable();
+                for id in candidates {
+                    if out.len() >= limit {
+                        break;
+                    }
+                    let mut shard = self.shard(&id).lock();
+                    if let Some(e) = shard.get_mut(&id) {
+                        if claimable(e) {
                             out.push(take(e));
                         }
                     }
                 }
-                out.sort_by_key(|c| c.snapshot.instance.id);
             }
         }
         Ok(out)

@@ -8,8 +8,10 @@
 //!    `expected_version`; it then stores the events (atomically, in order, `seq` continuing from the
 //!    version) and the new state, and the new version is the last `seq`.
 //! 2. **Leases with fencing.** [`SagaLog::create`] gives the creator a lease (fence 1);
-//!    [`SagaLog::claim`] takes over sagas whose lease expired (or that the claimant already holds) and
-//!    increments the fence. An append whose fence is not the current one fails with
+//!    [`SagaLog::claim`] takes over sagas whose lease expired and increments the fence; a saga the
+//!    claimant already holds (a restarted executor with a stable owner id) is returned with its lease
+//!    renewed and the fence unchanged, because an owner id belongs to one live executor at a time.
+//!    An append whose fence is not the current one fails with
 //!    [`LogError::Conflict`], so a stale executor can never advance a saga it lost. An append extends the
 //!    lease; a terminal or stuck state releases it.
 //!

@@ -558,10 +558,16 @@ impl<'a> Append<'a> {
 #[non_exhaustive]
 pub enum ClaimTarget {
     /// Up to `limit` running or compensating sagas of the definition whose lease expired or is held by
-    /// the claimant itself (a restarted executor with a stable owner id). Stuck sagas are not included.
+    /// the claimant itself (a restarted executor with a stable owner id), with an id greater than `after`,
+    /// in ascending id order. Stuck sagas are not included.
+    ///
+    /// Callers page through with `after` = the last id of the previous batch: because the claimant's own
+    /// sagas stay claimable to it, paging (not repetition) is what ends a recovery pass.
     Recoverable {
         /// Maximum number of sagas to claim.
         limit: usize,
+        /// Only ids strictly greater than this (keyset paging); `None` starts at the beginning.
+        after: Option<SagaId>,
     },
     /// One saga, in any non-terminal state including stuck, if its lease expired, is released, or is the
     /// claimant's.
@@ -609,7 +615,8 @@ impl Claim {
 pub struct Claimed {
     /// Its instance and records.
     pub snapshot: SagaSnapshot,
-    /// The new lease (fence incremented).
+    /// The lease: fence incremented when the saga changed owner, unchanged when the claimant already
+    /// held it.
     pub lease: Lease,
 }
 

@@ -2,3 +2,6 @@
 //! backend runs.
 
 pub mod conformance;
+mod crash_log;
+
+pub use crash_log::{CrashPoint, CrashingLog};

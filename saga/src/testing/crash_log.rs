@@ -1,0 +1,135 @@
+//! A saga log that "crashes" before or after its k-th write, for crash-recovery tests.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::id::SagaId;
+use crate::log::{
+    Append, Claim, Claimed, Lease, ListQuery, LogError, NewSaga, SagaInstance, SagaLog,
+    SagaSnapshot,
+};
+
+/// Where, relative to the k-th write, the crash happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CrashPoint {
+    /// The k-th write never reaches the log.
+    BeforeWrite,
+    /// The k-th write is stored, but the writer never learns it succeeded.
+    AfterWrite,
+}
+
+/// Wraps a log; the `k`-th write (`create` or `append`, counting from 1) crashes the "process": from
+/// then on every call fails with a non-transient `Backend` error, as if the executor died. Recover by
+/// building a new executor over [`CrashingLog::inner`].
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use saga::testing::{CrashingLog, CrashPoint};
+/// use saga::InMemoryLog;
+/// let log = CrashingLog::new(Arc::new(InMemoryLog::new()), 2, CrashPoint::AfterWrite);
+/// assert!(!log.crashed());
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct CrashingLog<L> {
+    inner: Arc<L>,
+    crash_at: u64,
+    point: CrashPoint,
+    writes: AtomicU64,
+    crashed: AtomicBool,
+}
+
+impl<L: SagaLog> CrashingLog<L> {
+    /// Crashes at write number `crash_at` (1-based; 0 never crashes).
+    pub fn new(inner: Arc<L>, crash_at: u64, point: CrashPoint) -> Self {
+        Self {
+            inner,
+            crash_at,
+            point,
+            writes: AtomicU64::new(0),
+            crashed: AtomicBool::new(false),
+        }
+    }
+
+    /// The log underneath, as the "restarted process" sees it.
+    #[must_use]
+    pub fn inner(&self) -> Arc<L> {
+        Arc::clone(&self.inner)
+    }
+
+    /// Whether the crash happened.
+    #[must_use]
+    pub fn crashed(&self) -> bool {
+        self.crashed.load(Ordering::SeqCst)
+    }
+
+    /// Writes attempted so far (including the crashing one).
+    #[must_use]
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    fn dead() -> LogError {
+        LogError::Backend {
+            backend: "crashing-log",
+            message: "injected crash: the process is gone".to_owned(),
+            transient: false,
+            source: None,
+        }
+    }
+
+    fn check_alive(&self) -> Result<(), LogError> {
+        if self.crashed() {
+            Err(Self::dead())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Runs a write, crashing around it if it is the k-th.
+    async fn write<T, F>(&self, f: F) -> Result<T, LogError>
+    where
+        F: std::future::Future<Output = Result<T, LogError>>,
+    {
+        self.check_alive()?;
+        let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+        if n != self.crash_at {
+            return f.await;
+        }
+        self.crashed.store(true, Ordering::SeqCst);
+        if self.point == CrashPoint::AfterWrite {
+            // Stored; the answer is lost with the process.
+            let _stored = f.await;
+        }
+        Err(Self::dead())
+    }
+}
+
+#[async_trait]
+impl<L: SagaLog> SagaLog for CrashingLog<L> {
+    async fn create(&self, saga: NewSaga) -> Result<Lease, LogError> {
+        self.write(self.inner.create(saga)).await
+    }
+
+    async fn append(&self, append: Append<'_>) -> Result<u64, LogError> {
+        self.write(self.inner.append(append)).await
+    }
+
+    async fn load(&self, id: SagaId) -> Result<Option<SagaSnapshot>, LogError> {
+        self.check_alive()?;
+        self.inner.load(id).await
+    }
+
+    async fn claim(&self, claim: Claim) -> Result<Vec<Claimed>, LogError> {
+        self.check_alive()?;
+        self.inner.claim(claim).await
+    }
+
+    async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {
+        self.check_alive()?;
+        self.inner.list(query).await
+    }
+}
