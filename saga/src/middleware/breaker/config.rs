@@ -100,10 +100,12 @@ impl CircuitBreakerConfig {
     }
 
     /// How many trial calls a half-open breaker lets through (`0` is treated as `1`). All must succeed
-    /// for it to close; one failure opens it again. Other calls fail fast meanwhile.
+    /// for it to close; one failure opens it again. Other calls fail fast meanwhile, with the open
+    /// duration as their `retry_after` (the longest a trial can keep the breaker half-open before it
+    /// opens again).
     #[must_use]
     pub fn with_half_open_calls(mut self, calls: u32) -> Self {
-        self.half_open_calls = calls.clamp(1, super::core::MAX_TRIALS);
+        self.half_open_calls = calls.clamp(1, super::word::MAX_TRIALS);
         self
     }
 

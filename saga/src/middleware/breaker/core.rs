@@ -1,8 +1,6 @@
 //! The breaker's lock-free state machine.
 //!
-//! The whole state lives in one `AtomicU64`: `payload (42 bits) | generation (20 bits) | state (2 bits)`.
-//! Open: the payload is the end of the open period in milliseconds. Half-open: it is
-//! `succeeded (21 bits) | admitted (21 bits)` for the trial calls. Every transition is one
+//! The whole state lives in one `AtomicU64` (see [`Word`]). Every transition is one
 //! compare-and-swap that bumps the generation, so exactly one caller wins it (and emits its `tracing`
 //! event), and an outcome of a call admitted under an older generation never moves the state.
 //!
@@ -12,62 +10,8 @@ use std::time::Duration;
 
 use super::super::sync::{AtomicU64, Ordering};
 use super::window::Window;
+use super::word::{Word, NANOS_PER_MILLI};
 use super::{CircuitBreakerConfig, CircuitState};
-
-pub(crate) const MAX_TRIALS: u32 = (1 << 21) - 1;
-const STATE_MASK: u64 = 0b11;
-const GEN_SHIFT: u32 = 2;
-const GEN_MASK: u64 = (1 << 20) - 1;
-const PAYLOAD_SHIFT: u32 = 22;
-const TRIAL_BITS: u32 = 21;
-const TRIAL_MASK: u64 = (1 << TRIAL_BITS) - 1;
-const NANOS_PER_MILLI: u64 = 1_000_000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Word(u64);
-
-impl Word {
-    fn new(state: CircuitState, generation: u64, payload: u64) -> Self {
-        let state = match state {
-            CircuitState::Closed => 0,
-            CircuitState::Open => 1,
-            CircuitState::HalfOpen => 2,
-        };
-        Self((payload << PAYLOAD_SHIFT) | ((generation & GEN_MASK) << GEN_SHIFT) | state)
-    }
-
-    fn state(self) -> CircuitState {
-        match self.0 & STATE_MASK {
-            0 => CircuitState::Closed,
-            1 => CircuitState::Open,
-            _ => CircuitState::HalfOpen,
-        }
-    }
-
-    fn generation(self) -> u64 {
-        (self.0 >> GEN_SHIFT) & GEN_MASK
-    }
-
-    fn payload(self) -> u64 {
-        self.0 >> PAYLOAD_SHIFT
-    }
-
-    /// Half-open: `(admitted, succeeded)` trial calls.
-    fn trials(self) -> (u64, u64) {
-        (
-            self.payload() & TRIAL_MASK,
-            (self.payload() >> TRIAL_BITS) & TRIAL_MASK,
-        )
-    }
-
-    fn half_open(generation: u64, admitted: u64, succeeded: u64) -> Self {
-        Self::new(
-            CircuitState::HalfOpen,
-            generation,
-            (succeeded << TRIAL_BITS) | admitted,
-        )
-    }
-}
 
 /// A call the breaker let through; its outcome must be reported with [`Core::record`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -289,7 +233,11 @@ impl Core {
     #[cfg(loom)]
     pub(crate) fn check_invariants(&self) {
         let word = self.load();
-        assert_ne!(word.0 & STATE_MASK, STATE_MASK, "invalid state bits");
+        assert_ne!(
+            word.0 & super::word::STATE_MASK,
+            super::word::STATE_MASK,
+            "invalid state bits"
+        );
         match word.state() {
             CircuitState::Closed => assert_eq!(word.payload(), 0),
             CircuitState::HalfOpen => {

@@ -22,6 +22,7 @@ mod layer;
 mod loom;
 mod service;
 mod window;
+mod word;
 
 use std::fmt;
 

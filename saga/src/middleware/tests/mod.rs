@@ -2,6 +2,7 @@
 
 mod breaker;
 mod bulkhead;
+mod closures;
 mod order;
 mod saga;
 mod support;
