@@ -82,6 +82,9 @@ pub enum Error {
         /// What did not fit.
         message: String,
     },
+    /// A transport failed (see [`TransportError`](crate::transport::TransportError)).
+    #[error(transparent)]
+    Transport(#[from] crate::transport::TransportError),
     /// The task driving the saga panicked; the saga stays in the log and `recover` resumes it.
     #[error("the driver of saga {saga_id} panicked")]
     DriverPanicked {

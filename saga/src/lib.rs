@@ -9,6 +9,7 @@ pub mod log;
 pub mod middleware;
 mod step;
 pub mod testing;
+pub mod transport;
 
 pub use definition::{
     DefinitionBuilder, DefinitionError, RetryPolicy, SagaDefinition, StepKind, StepSpec,
@@ -23,6 +24,8 @@ pub use step::{
     compensation_fn, step_fn, BoxError, Compensation, CompensationFn, SagaData, Step, StepContext,
     StepError, StepErrorKind, StepFn,
 };
+
+pub use transport::{InProcTransport, Message, Transport, TransportError};
 
 /// Re-exported so implementors of [`Step`], [`SagaLog`] and friends need no extra dependency.
 pub use async_trait::async_trait;

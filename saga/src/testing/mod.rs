@@ -2,6 +2,7 @@
 //! backend runs.
 
 pub mod conformance;
+pub mod faulty_transport;
 mod crash_log;
 
 pub use crash_log::{CrashPoint, CrashingLog};

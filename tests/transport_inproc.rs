@@ -1,0 +1,129 @@
+//! The in-process transport: the shared conformance suite plus its own guarantees.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use saga::testing::conformance::transport::{run_all, TransportConformance};
+use saga::transport::{
+    InProcConfig, InProcTransport, Message, MessageKind, Transport, TransportError,
+};
+
+#[tokio::test(start_paused = true)]
+async fn inproc_passes_the_transport_conformance_suite() {
+    run_all(
+        || async {
+            Arc::new(InProcTransport::with_config(
+                InProcConfig::default().with_max_message_size(64 * 1024),
+            )) as Arc<dyn Transport>
+        },
+        &TransportConformance::default(),
+    )
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn inproc_applies_backpressure_until_settlement() {
+    let t = InProcTransport::with_config(InProcConfig::default().with_capacity(2));
+    let mut sub = t.subscribe("bp", "g").await.expect("subscribe");
+    for _ in 0..2 {
+        t.publish("bp", Message::new(MessageKind::Event, "x"))
+            .await
+            .expect("publish");
+    }
+    let third = t.publish("bp", Message::new(MessageKind::Event, "third"));
+    tokio::pin!(third);
+    assert!(
+        futures::poll!(third.as_mut()).is_pending(),
+        "a full group makes the publisher wait"
+    );
+    let first = sub.next().await.expect("open").expect("delivery");
+    assert!(
+        futures::poll!(third.as_mut()).is_pending(),
+        "a delivered but unsettled message still holds capacity"
+    );
+    first.ack().await.expect("ack");
+    third.await.expect("capacity freed by the ack");
+    assert_eq!(t.queued("bp", "g"), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn inproc_dead_letters_after_the_delivery_limit() {
+    let t = InProcTransport::with_config(InProcConfig::default().with_max_deliveries(Some(3)));
+    let mut sub = t.subscribe("poison", "g").await.expect("subscribe");
+    t.publish("poison", Message::new(MessageKind::Event, "p"))
+        .await
+        .expect("publish");
+    for attempt in 1..=3 {
+        let d = sub.next().await.expect("open").expect("delivery");
+        assert_eq!(&d.message().payload[..], b"p");
+        assert_eq!(d.deliveries(), attempt);
+        drop(d); // a crashing consumer
+    }
+    t.publish("poison", Message::new(MessageKind::Event, "ok"))
+        .await
+        .expect("publish");
+    let d = sub.next().await.expect("open").expect("delivery");
+    assert_eq!(
+        &d.message().payload[..],
+        b"ok",
+        "the poison message is gone"
+    );
+    d.ack().await.expect("ack");
+    let dead = t.dead_letters();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(&dead[0].message.payload[..], b"p");
+    assert_eq!(dead[0].deliveries, 3);
+    assert!(
+        dead[0].reason.contains("delivery limit"),
+        "{}",
+        dead[0].reason
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn inproc_close_ends_subscriptions_and_refuses_publishes() {
+    let t = InProcTransport::new();
+    let mut sub = t.subscribe("c", "g").await.expect("subscribe");
+    let waiting = tokio::spawn(async move { sub.next().await.is_none() });
+    tokio::task::yield_now().await;
+    t.close();
+    assert!(waiting.await.expect("task"), "subscription ends on close");
+    assert!(matches!(
+        t.publish("c", Message::new(MessageKind::Event, "x")).await,
+        Err(TransportError::Closed)
+    ));
+    assert!(matches!(
+        t.subscribe("c", "g").await,
+        Err(TransportError::Closed)
+    ));
+}
+
+/// Throughput of the in-process transport; run with
+/// `cargo test --release --test transport_inproc -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement, not a check"]
+async fn inproc_throughput() {
+    let t = InProcTransport::new();
+    let n: u32 = 2_000_000;
+    let mut sub = t.subscribe("perf", "g").await.expect("subscribe");
+    let consumer = tokio::spawn(async move {
+        for _ in 0..n {
+            let d = sub.next().await.expect("open").expect("delivery");
+            d.ack().await.expect("ack");
+        }
+    });
+    let payload = "{\"order\":\"book-123\",\"qty\":1}";
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        t.publish("perf", Message::new(MessageKind::Event, payload))
+            .await
+            .expect("publish");
+    }
+    consumer.await.expect("consumer");
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "inproc: {n} messages in {secs:.3} s = {:.0} msgs/s (publish + deliver + ack)",
+        f64::from(n) / secs
+    );
+    let _ = Duration::ZERO;
+}
