@@ -7,6 +7,7 @@ pub mod executor;
 mod id;
 pub mod log;
 pub mod middleware;
+pub mod participant;
 mod step;
 pub mod testing;
 pub mod transport;
@@ -25,6 +26,10 @@ pub use step::{
     StepError, StepErrorKind, StepFn,
 };
 
+pub use participant::{
+    IdempotencyStore, InMemoryIdempotencyStore, Participant, RemoteCompensation, RemoteStep,
+    ReplyRouter,
+};
 pub use transport::{InProcTransport, Message, Transport, TransportError};
 
 /// Re-exported so implementors of [`Step`], [`SagaLog`] and friends need no extra dependency.

@@ -1,0 +1,60 @@
+//! The participant runtime: services that execute saga commands and react to events, over any
+//! [`Transport`](crate::transport::Transport), with each effect applied once.
+//!
+//! - **Commands** (orchestration). A [`Participant`] registers typed handlers
+//!   ([`ParticipantBuilder::command`]); each command carries its saga step's
+//!   [`IdempotencyKey`](crate::IdempotencyKey), and the runtime claims the key in an
+//!   [`IdempotencyStore`] before running the handler, records the reply, publishes it, and only then
+//!   acknowledges the command. A duplicate gets the stored reply again instead of a second execution.
+//! - **Replies**. The orchestrator side is a [`ReplyRouter`] (one reply subscription per orchestrator
+//!   process) and the [`RemoteStep`] / [`RemoteCompensation`] bridges that plug a participant into a saga
+//!   definition. A reply is accepted once, only by the request it answers.
+//! - **Events** (choreography). [`EventPublisher`] publishes typed events; [`ParticipantBuilder::event`]
+//!   handles them in the participant's group, once per event id.
+//! - **Bad input.** A payload over the size limit is dead-lettered before decoding; a malformed or
+//!   unroutable message is dead-lettered with its reason; neither stops other messages.
+//!
+//! ```
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use saga::participant::{Participant, ReplyRouter, RouterConfig};
+//! use saga::transport::{InProcTransport, Transport};
+//! use saga::{Executor, InMemoryLog, SagaDefinition, StepError};
+//!
+//! let transport: Arc<dyn Transport> = Arc::new(InProcTransport::new());
+//! let bank = Participant::builder("bank", Arc::clone(&transport))
+//!     .command("debit", |_ctx, cents: u64| async move { Ok::<_, StepError>(cents) })
+//!     .command("credit", |_ctx, _cents: u64| async move { Ok::<_, StepError>(()) })
+//!     .spawn().await?;
+//! let router = ReplyRouter::start(transport, RouterConfig::default()).await?;
+//! let def = SagaDefinition::<u64>::builder("pay", 1)
+//!     .compensatable(
+//!         "debit",
+//!         router.step("bank", "debit", |cents: &u64| *cents, |_d: &mut u64, _r: u64| {}),
+//!         router.compensation("bank", "credit", |cents: &u64| *cents),
+//!     )
+//!     .build()?;
+//! let outcome = Executor::new(def, Arc::new(InMemoryLog::new())).run(250).await?;
+//! assert!(outcome.is_completed());
+//! bank.shutdown().await;
+//! # Ok(()) }
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
+//! ```
+
+mod config;
+mod context;
+mod events;
+mod handler;
+mod remote;
+mod router;
+mod runtime;
+mod store;
+mod wire;
+
+pub use config::{ParticipantConfig, RouterConfig};
+pub use context::{CommandContext, EventContext};
+pub use events::EventPublisher;
+pub use remote::{RemoteCompensation, RemoteStep};
+pub use router::{ReplyRouter, RouterStats};
+pub use runtime::{Participant, ParticipantBuilder, ParticipantStats};
+pub use store::{Claim, IdempotencyStore, InMemoryIdempotencyStore, StoreError, StoredReply};

@@ -1,0 +1,246 @@
+//! The orchestrator side: one reply subscription per orchestrator, correlating replies to requests.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+use super::RouterConfig;
+use crate::id::IdempotencyKey;
+use crate::transport::{Delivery, Message, MessageId, MessageKind, Transport, TransportError};
+
+/// Routes replies to the requests waiting for them. Cheap to clone; share one per orchestrator process
+/// between all its [`RemoteStep`](super::RemoteStep)s. The routing task stops when the last clone (and
+/// every step holding one) is dropped.
+///
+/// A reply is accepted only if its correlation id names a pending request *and* its saga id, step,
+/// direction and attempt match that request; it is accepted once (the pending entry is removed). Unknown,
+/// duplicate and late replies (after the request timed out) are acknowledged and dropped.
+#[derive(Clone)]
+pub struct ReplyRouter {
+    shared: Arc<Shared>,
+    _task: Arc<AbortOnDrop>,
+}
+
+impl std::fmt::Debug for ReplyRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplyRouter")
+            .field("reply_topic", &self.shared.reply_topic)
+            .field("pending", &self.pending())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counters of a [`ReplyRouter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RouterStats {
+    /// Replies handed to the request waiting for them.
+    pub accepted: u64,
+    /// Replies dropped: unknown correlation, duplicate, late, or not matching the request.
+    pub dropped: u64,
+    /// Replies dead-lettered (oversized or not a reply).
+    pub dead_lettered: u64,
+}
+
+struct Pending {
+    key: Option<IdempotencyKey>,
+    attempt: Option<u32>,
+    tx: oneshot::Sender<Message>,
+}
+
+pub(crate) struct Shared {
+    transport: Arc<dyn Transport>,
+    reply_topic: Arc<str>,
+    pub(crate) config: RouterConfig,
+    pending: Mutex<HashMap<MessageId, Pending>>,
+    accepted: AtomicU64,
+    dropped: AtomicU64,
+    dead_lettered: AtomicU64,
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Removes a pending entry when the request finishes, times out or is dropped.
+struct PendingGuard<'a> {
+    shared: &'a Shared,
+    id: MessageId,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.shared.pending.lock().remove(&self.id);
+    }
+}
+
+impl ReplyRouter {
+    /// Subscribes to the reply topic and starts routing replies.
+    ///
+    /// # Errors
+    /// What [`Transport::subscribe`] returns.
+    pub async fn start(
+        transport: Arc<dyn Transport>,
+        config: RouterConfig,
+    ) -> Result<Self, TransportError> {
+        let reply_topic: Arc<str> = match &config.reply_topic {
+            Some(topic) => Arc::from(topic.as_str()),
+            None => Arc::from(format!("saga.replies.{}", MessageId::new())),
+        };
+        let mut sub = transport.subscribe(&reply_topic, &reply_topic).await?;
+        let shared = Arc::new(Shared {
+            transport,
+            reply_topic,
+            config,
+            pending: Mutex::new(HashMap::new()),
+            accepted: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            dead_lettered: AtomicU64::new(0),
+        });
+        let routing = Arc::clone(&shared);
+        let task = tokio::spawn(async move {
+            while let Some(item) = sub.next().await {
+                match item {
+                    Ok(delivery) => routing.route(delivery).await,
+                    Err(e) => {
+                        tracing::warn!(topic = %routing.reply_topic, error = %e, "reply subscription error")
+                    }
+                }
+            }
+        });
+        Ok(Self {
+            shared,
+            _task: Arc::new(AbortOnDrop(task.abort_handle())),
+        })
+    }
+
+    /// The topic replies to this router's requests go to.
+    #[must_use]
+    pub fn reply_topic(&self) -> &str {
+        &self.shared.reply_topic
+    }
+
+    /// The transport requests go over.
+    #[must_use]
+    pub fn transport(&self) -> &Arc<dyn Transport> {
+        &self.shared.transport
+    }
+
+    /// Requests waiting for a reply.
+    #[must_use]
+    pub fn pending(&self) -> usize {
+        self.shared.pending.lock().len()
+    }
+
+    /// A snapshot of the counters.
+    #[must_use]
+    pub fn stats(&self) -> RouterStats {
+        RouterStats {
+            accepted: self.shared.accepted.load(Ordering::Relaxed),
+            dropped: self.shared.dropped.load(Ordering::Relaxed),
+            dead_lettered: self.shared.dead_lettered.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The default request timeout.
+    #[must_use]
+    pub fn timeout(&self) -> Duration {
+        self.shared.config.timeout
+    }
+
+    /// Publishes `request` to `topic` with this router as its reply-to and waits up to `timeout` for the
+    /// correlated reply. The request's message id is its correlation id.
+    ///
+    /// # Errors
+    /// What publishing returns, [`TransportError::Timeout`] if no reply came in time, or
+    /// [`TransportError::Closed`] if the router stopped.
+    pub async fn request(
+        &self,
+        topic: &str,
+        mut request: Message,
+        timeout: Duration,
+    ) -> Result<Message, TransportError> {
+        let shared = &*self.shared;
+        let id = request.headers.message_id;
+        request.headers.reply_to = Some(Arc::clone(&shared.reply_topic));
+        let (tx, rx) = oneshot::channel();
+        let pending = Pending {
+            key: request.headers.idempotency_key(),
+            attempt: request.headers.attempt,
+            tx,
+        };
+        shared.pending.lock().insert(id, pending);
+        let _guard = PendingGuard { shared, id };
+        shared.transport.publish(topic, request).await?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(_)) => Err(TransportError::Closed),
+            Err(_) => Err(TransportError::Timeout {
+                operation: "request",
+            }),
+        }
+    }
+}
+
+impl Shared {
+    async fn route(&self, delivery: Delivery) {
+        let message = delivery.message();
+        let size = message.size();
+        let limit = self.config.max_message_size;
+        if size > limit {
+            let reason = format!("reply of {size} bytes exceeds the limit of {limit} bytes");
+            return self.dead_letter(delivery, &reason).await;
+        }
+        let h = &message.headers;
+        let correlation = match (h.kind, h.correlation_id) {
+            (MessageKind::Reply, Some(c)) => c,
+            _ => {
+                return self
+                    .dead_letter(delivery, "not a reply, or no correlation id")
+                    .await
+            }
+        };
+        let accepted = {
+            let mut pending = self.pending.lock();
+            match pending.remove(&correlation) {
+                Some(p) if p.key == h.idempotency_key() && p.attempt == h.attempt => {
+                    Some(p.tx.send(message.clone()).is_ok())
+                }
+                Some(p) => {
+                    // Right correlation, wrong saga step: not ours to accept; keep waiting.
+                    pending.insert(correlation, p);
+                    None
+                }
+                None => None,
+            }
+        };
+        if accepted == Some(true) {
+            self.accepted.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(
+                topic = %self.reply_topic, correlation = %correlation,
+                "dropping unknown, duplicate, late or mismatched reply"
+            );
+        }
+        if let Err(e) = delivery.ack().await {
+            tracing::warn!(topic = %self.reply_topic, error = %e, "reply ack failed");
+        }
+    }
+
+    async fn dead_letter(&self, delivery: Delivery, reason: &str) {
+        self.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(topic = %self.reply_topic, reason, "dead-lettering reply");
+        if let Err(e) = delivery.dead_letter(reason).await {
+            tracing::warn!(topic = %self.reply_topic, error = %e, "dead-lettering failed");
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! How replies and failures are laid out on the wire.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::step::{StepError, StepErrorKind};
+use crate::transport::{Headers, Message, MessageKind, ReplyStatus};
+
+/// The payload of a `Rejected` or `Failed` reply.
+#[derive(Serialize, Deserialize)]
+struct FailureBody<'a> {
+    message: Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry_after_ms: Option<u64>,
+}
+
+pub(crate) fn encode_failure(err: &StepError) -> Bytes {
+    let body = FailureBody {
+        message: Cow::Borrowed(err.message()),
+        retry_after_ms: err
+            .retry_after()
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+    };
+    // Serializing a struct of a string and an integer cannot fail.
+    serde_json::to_vec(&body).map_or_else(|_| Bytes::new(), Bytes::from)
+}
+
+pub(crate) fn decode_failure(kind: StepErrorKind, payload: &[u8]) -> StepError {
+    match serde_json::from_slice::<FailureBody<'_>>(payload) {
+        Ok(body) => {
+            let err = StepError::new(kind, body.message.into_owned());
+            match body.retry_after_ms {
+                Some(ms) => err.with_retry_after(Duration::from_millis(ms)),
+                None => err,
+            }
+        }
+        Err(e) => StepError::new(
+            kind,
+            format!("participant failure with unreadable body: {e}"),
+        ),
+    }
+}
+
+/// The reply to `request`, correlated to it.
+pub(crate) fn reply_to(request: &Headers, status: ReplyStatus, payload: Bytes) -> Message {
+    let mut h = Headers::new(MessageKind::Reply);
+    h.name.clone_from(&request.name);
+    h.saga_id = request.saga_id;
+    h.step = request.step;
+    h.direction = request.direction;
+    h.attempt = request.attempt;
+    h.correlation_id = Some(request.message_id);
+    h.status = Some(status);
+    Message::with_headers(h, payload)
+}
