@@ -1,0 +1,109 @@
+//! The write operations a [`GroupCommitLog`](crate::GroupCommitLog) coalesces, and the crate-internal
+//! trait each backend implements to run many of them in one transaction.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use saga::log::{Append, Lease, NewSaga};
+use saga::{LogError, LogEvent, SagaId, SagaLog, SagaState};
+
+use crate::stats::SqlLogStats;
+
+/// An [`Append`] with owned events, so it can cross a channel.
+#[derive(Debug, Clone)]
+pub struct OwnedAppend {
+    pub(crate) id: SagaId,
+    pub(crate) expected_version: u64,
+    pub(crate) lease: Lease,
+    pub(crate) state: SagaState,
+    pub(crate) events: Vec<LogEvent>,
+    pub(crate) lease_ttl: Duration,
+}
+
+impl OwnedAppend {
+    pub(crate) fn from_append(a: &Append<'_>) -> Self {
+        Self {
+            id: a.id,
+            expected_version: a.expected_version,
+            lease: a.lease,
+            state: a.state,
+            events: a.events.to_vec(),
+            lease_ttl: a.lease_ttl,
+        }
+    }
+
+    pub(crate) fn as_append(&self) -> Append<'_> {
+        Append::new(
+            self.id,
+            self.expected_version,
+            self.lease,
+            self.state,
+            &self.events,
+            self.lease_ttl,
+        )
+    }
+}
+
+/// One write of a batch.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    /// A `create`.
+    Create(NewSaga),
+    /// An `append`.
+    Append(OwnedAppend),
+}
+
+impl WriteOp {
+    pub(crate) fn saga_id(&self) -> SagaId {
+        match self {
+            Self::Create(s) => s.id,
+            Self::Append(a) => a.id,
+        }
+    }
+}
+
+/// What a successful write returns: the fence of a created saga's lease, or an append's new version.
+pub type WriteResult = Result<u64, LogError>;
+
+/// A log that can run several writes in one transaction: what [`GroupCommitLog`](crate::GroupCommitLog)
+/// needs from the log it wraps. Implemented by every log of this crate.
+#[async_trait]
+pub trait BatchWrite: SagaLog {
+    /// Runs `ops` in one transaction where possible and returns one result per op, in order. A conflict
+    /// of one op does not fail the others.
+    async fn write_batch(&self, ops: &[WriteOp]) -> Vec<WriteResult>;
+
+    /// The log's counters.
+    fn counters(&self) -> SqlLogStats;
+}
+
+/// Results for a batch whose transaction failed as a whole with a transient error: every op gets it.
+pub(crate) fn all_failed(n: usize, backend: &'static str, e: &sqlx::Error) -> Vec<WriteResult> {
+    let transient = crate::error::is_transient(e);
+    (0..n)
+        .map(|_| {
+            Err(LogError::Backend {
+                backend,
+                message: e.to_string(),
+                transient,
+                source: None,
+            })
+        })
+        .collect()
+}
+
+/// Whether a per-op error poisons the batch transaction (anything but a conflict or not-found).
+pub(crate) fn poisons(r: &WriteResult) -> bool {
+    matches!(r, Err(LogError::Backend { .. } | LogError::Corrupt { .. }))
+}
+
+/// Counts the successful ops of a committed batch.
+pub(crate) fn count(counters: &crate::stats::Counters, ops: &[WriteOp], results: &[WriteResult]) {
+    for (op, r) in ops.iter().zip(results) {
+        match (op, r) {
+            (WriteOp::Create(_), Ok(_)) => counters.created(),
+            (WriteOp::Append(_), Ok(_)) => counters.appended(),
+            _ => {}
+        }
+    }
+}

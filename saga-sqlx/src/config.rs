@@ -1,0 +1,261 @@
+//! Configuration of the SQL logs: [`SqlLogConfig`], table prefixes and credential redaction.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Settings shared by [`PostgresSagaLog`](crate::PostgresSagaLog),
+/// [`MySqlSagaLog`](crate::MySqlSagaLog) and [`SqliteSagaLog`](crate::SqliteSagaLog), built with
+/// `with_*` methods.
+///
+/// ```
+/// use std::time::Duration;
+/// use saga_sqlx::SqlLogConfig;
+/// let config = SqlLogConfig::default()
+///     .with_table_prefix("app_")
+///     .with_max_connections(16)
+///     .with_acquire_timeout(Duration::from_secs(5));
+/// assert_eq!(config.table_prefix(), "app_");
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SqlLogConfig {
+    table_prefix: String,
+    max_connections: u32,
+    acquire_timeout: Duration,
+    busy_timeout: Duration,
+    run_migrations: bool,
+}
+
+impl Default for SqlLogConfig {
+    /// No table prefix, 10 pooled connections (SQLite: one writer), 10 s acquire timeout, 5 s SQLite busy
+    /// timeout, migrations run on `connect`.
+    fn default() -> Self {
+        Self {
+            table_prefix: String::new(),
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(10),
+            busy_timeout: Duration::from_secs(5),
+            run_migrations: true,
+        }
+    }
+}
+
+impl SqlLogConfig {
+    /// Prefix of every table the crate creates (`<prefix>saga_instances`, `<prefix>saga_step_logs`,
+    /// `<prefix>saga_inbox`, `<prefix>saga_migrations`). It must match `[A-Za-z_][A-Za-z0-9_]{0,30}` (or be
+    /// empty); `connect` rejects anything else with [`Error::InvalidTablePrefix`].
+    #[must_use]
+    pub fn with_table_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.table_prefix = prefix.into();
+        self
+    }
+
+    /// Size of the connection pool (PostgreSQL, MySQL). SQLite always uses a single writer connection.
+    #[must_use]
+    pub fn with_max_connections(mut self, max: u32) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+
+    /// How long a call waits for a pooled connection before failing with a transient error.
+    #[must_use]
+    pub fn with_acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
+    /// SQLite only: how long a write waits for another process's lock before `SQLITE_BUSY`.
+    #[must_use]
+    pub fn with_busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// Whether `connect` runs the embedded migrations (default `true`). Turn it off when migrations are
+    /// applied by a deployment step that calls `migrate()`.
+    #[must_use]
+    pub fn with_migrations(mut self, run: bool) -> Self {
+        self.run_migrations = run;
+        self
+    }
+
+    /// The table prefix.
+    #[must_use]
+    pub fn table_prefix(&self) -> &str {
+        &self.table_prefix
+    }
+
+    /// The pool size.
+    #[must_use]
+    pub const fn max_connections(&self) -> u32 {
+        self.max_connections
+    }
+
+    /// The pool acquire timeout.
+    #[must_use]
+    pub const fn acquire_timeout(&self) -> Duration {
+        self.acquire_timeout
+    }
+
+    /// The SQLite busy timeout.
+    #[must_use]
+    pub const fn busy_timeout(&self) -> Duration {
+        self.busy_timeout
+    }
+
+    /// Whether `connect` runs migrations.
+    #[must_use]
+    pub const fn runs_migrations(&self) -> bool {
+        self.run_migrations
+    }
+
+    /// Checks the table prefix.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTablePrefix`] if it is not an identifier of at most 31 characters.
+    pub fn validate(&self) -> Result<()> {
+        validate_prefix(&self.table_prefix)
+    }
+}
+
+/// Checks that `prefix` is empty or matches `[A-Za-z_][A-Za-z0-9_]{0,30}`.
+pub(crate) fn validate_prefix(prefix: &str) -> Result<()> {
+    let mut chars = prefix.chars();
+    let ok = match chars.next() {
+        None => true,
+        Some(first) => {
+            (first.is_ascii_alphabetic() || first == '_')
+                && prefix.len() <= 31
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidTablePrefix {
+            prefix: prefix.chars().take(40).collect(),
+        })
+    }
+}
+
+/// A connection URL whose `Debug` and `Display` hide the password.
+#[derive(Clone)]
+pub(crate) struct SecretUrl {
+    url: String,
+    password: Option<String>,
+}
+
+impl SecretUrl {
+    pub(crate) fn new(url: &str) -> Self {
+        let password = password_of(url);
+        Self {
+            url: url.to_owned(),
+            password,
+        }
+    }
+
+    /// The full URL, for the driver only.
+    pub(crate) fn expose(&self) -> &str {
+        &self.url
+    }
+
+    /// Replaces the password wherever it occurs in `text`.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        match &self.password {
+            Some(p) if !p.is_empty() => text.replace(p.as_str(), "***"),
+            _ => text.to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url(&self.url))
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url(&self.url))
+    }
+}
+
+/// The password part of `scheme://user:password@host/...`, if any.
+fn password_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?']).next()?;
+    let userinfo = authority.rsplit_once('@')?.0;
+    let password = userinfo.split_once(':')?.1;
+    Some(password.to_owned())
+}
+
+/// `url` with its password (and any `password=` query parameter) replaced by `***`, for messages.
+///
+/// ```
+/// assert_eq!(
+///     saga_sqlx::redact_url("postgres://app:hunter2@db:5432/orders"),
+///     "postgres://app:***@db:5432/orders"
+/// );
+/// ```
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    let mut out = match password_of(url) {
+        Some(p) if !p.is_empty() => {
+            let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+            let authority_len = rest.find(['/', '?']).unwrap_or(rest.len());
+            let at = rest[..authority_len].rfind('@').unwrap_or(0);
+            let (userinfo, tail) = rest.split_at(at);
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            format!("{scheme}://{user}:***{tail}")
+        }
+        _ => url.to_owned(),
+    };
+    if let Some(q) = out.find('?') {
+        let (head, query) = out.split_at(q + 1);
+        let query: Vec<String> = query
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => kv.to_owned(),
+            })
+            .collect();
+        out = format!("{head}{}", query.join("&"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_identifiers() {
+        for ok in ["", "app_", "_x", "A1_b2", &"a".repeat(31)] {
+            assert!(validate_prefix(ok).is_ok(), "{ok:?} is valid");
+        }
+        for bad in ["1app", "app-", "a b", "x;drop", "é", &"a".repeat(32)] {
+            assert!(
+                matches!(validate_prefix(bad), Err(Error::InvalidTablePrefix { .. })),
+                "{bad:?} is rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            redact_url("mysql://root:s3cr%40t@127.0.0.1:3306/test?password=x&ssl=1"),
+            "mysql://root:***@127.0.0.1:3306/test?password=***&ssl=1"
+        );
+        assert_eq!(redact_url("sqlite://saga.db"), "sqlite://saga.db");
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        let s = SecretUrl::new("postgres://u:secret@h/d");
+        assert!(!format!("{s:?} {s}").contains("secret"));
+        assert_eq!(s.scrub("auth failed: secret"), "auth failed: ***");
+    }
+}

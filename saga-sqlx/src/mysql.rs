@@ -1,0 +1,501 @@
+//! [`MySqlSagaLog`]: the saga log on MySQL and MariaDB.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use saga::log::{
+    Append, Claim, ClaimTarget, Claimed, Lease, ListQuery, LogRecord, NewSaga, SagaInstance,
+    SagaSnapshot,
+};
+use saga::{LogError, SagaId, SagaLog};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::{Executor as _, Row};
+
+use crate::batch::{all_failed, poisons, BatchWrite, WriteOp, WriteResult};
+use crate::config::{SecretUrl, SqlLogConfig};
+use crate::error::{log_error, Error, Result};
+use crate::rows::{self, event_rows, millis, to_i64, InstanceRow, RecordRow};
+use crate::schema::{Dialect, Tables};
+use crate::stats::{Counters, SqlLogStats};
+
+mod sql;
+
+const BACKEND: &str = "mysql";
+
+fn db(e: sqlx::Error) -> LogError {
+    log_error(BACKEND, e)
+}
+
+/// A [`SagaLog`] on MySQL 8 or MariaDB 10.6+ (InnoDB).
+///
+/// Saga ids are `BINARY(16)`. Each `create` and `append` is one transaction (`UPDATE ... WHERE id = ?
+/// AND version = ? AND fence = ?` plus the record inserts). Connections run at `READ COMMITTED`, and
+/// claims use `SELECT ... FOR UPDATE SKIP LOCKED`, so concurrent recoveries never take the same saga and
+/// do not block on each other's rows.
+#[derive(Clone)]
+pub struct MySqlSagaLog {
+    pool: MySqlPool,
+    tables: Arc<Tables>,
+    sql: Arc<sql::Statements>,
+    counters: Arc<Counters>,
+    url: Option<SecretUrl>,
+}
+
+impl std::fmt::Debug for MySqlSagaLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MySqlSagaLog")
+            .field("url", &self.url)
+            .field("table_prefix", &self.tables.prefix)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MySqlSagaLog {
+    /// Connects a pool to `url` (`mysql://user:password@host:3306/db`) and, unless turned off in
+    /// `config`, runs the migrations.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTablePrefix`], [`Error::Connect`], [`Error::Migrate`].
+    pub async fn connect(url: &str, config: SqlLogConfig) -> Result<Self> {
+        config.validate()?;
+        let secret = SecretUrl::new(url);
+        let connect_err = |e: sqlx::Error| Error::Connect {
+            backend: BACKEND,
+            url: secret.to_string(),
+            message: secret.scrub(&e.to_string()),
+            transient: crate::error::is_transient(&e),
+            source: e,
+        };
+        let options: MySqlConnectOptions = secret.expose().parse().map_err(connect_err)?;
+        let pool = MySqlPoolOptions::new()
+            .max_connections(config.max_connections())
+            .acquire_timeout(config.acquire_timeout())
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                        .await
+                        .map(|_| ())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(connect_err)?;
+        let mut log = Self::with_pool(pool, &config)?;
+        log.url = Some(secret);
+        if config.runs_migrations() {
+            log.migrate().await?;
+        }
+        Ok(log)
+    }
+
+    /// Uses an existing pool (best at `READ COMMITTED`). Does not run migrations: call
+    /// [`migrate`](Self::migrate).
+    ///
+    /// # Errors
+    /// [`Error::InvalidTablePrefix`].
+    pub fn with_pool(pool: MySqlPool, config: &SqlLogConfig) -> Result<Self> {
+        config.validate()?;
+        let tables = Tables::new(config.table_prefix());
+        Ok(Self {
+            pool,
+            sql: Arc::new(sql::Statements::new(&tables)),
+            tables: Arc::new(tables),
+            counters: Counters::new(),
+            url: None,
+        })
+    }
+
+    /// Creates or upgrades the tables; idempotent, and safe to run from several processes at once
+    /// (`GET_LOCK` serializes them; MySQL DDL is not transactional, so each statement commits on its own
+    /// and an index that already exists is skipped).
+    ///
+    /// # Errors
+    /// [`Error::Migrate`].
+    pub async fn migrate(&self) -> Result<()> {
+        let fail = |version| {
+            move |e: sqlx::Error| Error::Migrate {
+                backend: BACKEND,
+                version,
+                message: e.to_string(),
+                source: e,
+            }
+        };
+        let mut conn = self.pool.acquire().await.map_err(fail(0))?;
+        let lock = format!("saga-sqlx/{}", self.tables.prefix);
+        sqlx::query("SELECT GET_LOCK(?, 60)")
+            .bind(&lock)
+            .execute(&mut *conn)
+            .await
+            .map_err(fail(0))?;
+        let result = self.migrate_locked(&mut conn).await;
+        let unlocked = sqlx::query("SELECT RELEASE_LOCK(?)")
+            .bind(&lock)
+            .execute(&mut *conn)
+            .await;
+        result?;
+        unlocked.map(|_| ()).map_err(fail(0))
+    }
+
+    async fn migrate_locked(&self, conn: &mut MySqlConnection) -> Result<()> {
+        let fail = |version| {
+            move |e: sqlx::Error| Error::Migrate {
+                backend: BACKEND,
+                version,
+                message: e.to_string(),
+                source: e,
+            }
+        };
+        let m = &self.tables.migrations;
+        sqlx::query(&format!(
+            "CREATE TABLE IF NOT EXISTS {m} (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL) \
+             ENGINE=InnoDB"
+        ))
+        .execute(&mut *conn)
+        .await
+        .map_err(fail(0))?;
+        let applied: Vec<i64> = sqlx::query_scalar(&format!("SELECT version FROM {m}"))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(fail(0))?;
+        for (version, statements) in self.tables.migrations(Dialect::MySql) {
+            if applied.contains(&version) {
+                continue;
+            }
+            for statement in statements {
+                match sqlx::query(&statement).execute(&mut *conn).await {
+                    Ok(_) => {}
+                    // 1061: duplicate key name (an index left by an interrupted migration).
+                    Err(sqlx::Error::Database(e))
+                        if e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                            .is_some_and(|my| my.number() == 1061) => {}
+                    Err(e) => return Err(fail(version)(e)),
+                }
+            }
+            sqlx::query(&format!(
+                "INSERT INTO {m} (version, applied_at_ms) VALUES (?, {})",
+                Dialect::MySql.now_ms()
+            ))
+            .bind(version)
+            .execute(&mut *conn)
+            .await
+            .map_err(fail(version))?;
+        }
+        Ok(())
+    }
+
+    /// The connection pool, e.g. for a participant's business transaction with the
+    /// [`Inbox`](crate::Inbox).
+    #[must_use]
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    /// The participant inbox in this database and table prefix, for `scope`.
+    #[must_use]
+    pub fn inbox(&self, scope: impl Into<String>) -> crate::Inbox<sqlx::MySql> {
+        crate::Inbox::new(self.pool.clone(), Arc::clone(&self.tables), scope)
+    }
+
+    /// Commit counters of this log (and its clones).
+    #[must_use]
+    pub fn stats(&self) -> SqlLogStats {
+        self.counters.snapshot()
+    }
+
+    /// The table prefix.
+    #[must_use]
+    pub fn table_prefix(&self) -> &str {
+        &self.tables.prefix
+    }
+
+    async fn create_in(&self, conn: &mut MySqlConnection, saga: &NewSaga) -> WriteResult {
+        let id = bin(saga.id);
+        let done = sqlx::query(&self.sql.create)
+            .bind(&id)
+            .bind(&saga.definition)
+            .bind(i64::from(saga.definition_version))
+            .bind(&saga.owner)
+            .bind(millis(saga.lease_ttl))
+            .bind(saga.deadline_at_ms.map(to_i64))
+            .execute(&mut *conn)
+            .await;
+        match done {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(rows::already_exists(saga.id));
+            }
+            Err(e) => return Err(db(e)),
+        }
+        sqlx::query(&self.sql.started)
+            .bind(&id)
+            .bind(saga.data.as_ref())
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+        Ok(1)
+    }
+
+    async fn append_in(&self, conn: &mut MySqlConnection, a: &Append<'_>) -> WriteResult {
+        let id = bin(a.id);
+        let records = event_rows(a.expected_version, a.events);
+        let n = i64::try_from(records.len()).unwrap_or(i64::MAX);
+        let release = rows::releases_lease(a.state);
+        let done = sqlx::query(&self.sql.append)
+            .bind(n)
+            .bind(a.state.as_str())
+            .bind(release)
+            .bind(release)
+            .bind(millis(a.lease_ttl))
+            .bind(&id)
+            .bind(to_i64(a.expected_version))
+            .bind(to_i64(a.lease.fence))
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            let found = sqlx::query(&self.sql.current)
+                .bind(&id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db)?
+                .map(|r| -> Result<_, sqlx::Error> {
+                    Ok((
+                        r.try_get("version")?,
+                        r.try_get("fence")?,
+                        text(&r, "state")?.unwrap_or_default(),
+                    ))
+                })
+                .transpose()
+                .map_err(db)?;
+            return Err(rows::diagnose(a, found));
+        }
+        for r in records {
+            sqlx::query(&self.sql.record)
+                .bind(&id)
+                .bind(r.seq)
+                .bind(r.kind)
+                .bind(r.step)
+                .bind(r.attempt)
+                .bind(r.detail)
+                .bind(r.payload)
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+        }
+        Ok(a.expected_version + u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn records_in(
+        &self,
+        conn: &mut MySqlConnection,
+        id: SagaId,
+    ) -> Result<Vec<LogRecord>, LogError> {
+        let rows = sqlx::query(&self.sql.records)
+            .bind(bin(id))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|row| record(row).map_err(db)?.into_record(id))
+            .collect()
+    }
+
+    async fn one_by_one(&self, ops: &[WriteOp]) -> Vec<WriteResult> {
+        let mut out = Vec::with_capacity(ops.len());
+        for op in ops {
+            out.push(match op {
+                WriteOp::Create(s) => self.create(s.clone()).await.map(|l| l.fence),
+                WriteOp::Append(a) => self.append(a.as_append()).await,
+            });
+        }
+        out
+    }
+}
+
+/// Reads a text column. Columns use `utf8mb4_bin` (exact comparisons), which the driver reports as
+/// binary, so text is decoded from bytes.
+pub(crate) fn text(row: &MySqlRow, column: &str) -> Result<Option<String>, sqlx::Error> {
+    row.try_get::<Option<Vec<u8>>, _>(column)?
+        .map(|b| String::from_utf8(b).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+        .transpose()
+}
+
+fn bin(id: SagaId) -> Vec<u8> {
+    id.as_uuid().as_bytes().to_vec()
+}
+
+fn parse_id(bytes: &[u8]) -> Result<SagaId, sqlx::Error> {
+    uuid::Uuid::from_slice(bytes)
+        .map(SagaId::from_uuid)
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+fn instance(row: &MySqlRow) -> Result<InstanceRow, sqlx::Error> {
+    Ok(InstanceRow {
+        id: parse_id(&row.try_get::<Vec<u8>, _>("id")?)?,
+        definition: text(row, "definition")?.unwrap_or_default(),
+        definition_version: row.try_get("definition_version")?,
+        state: text(row, "state")?.unwrap_or_default(),
+        version: row.try_get("version")?,
+        owner: text(row, "owner")?,
+        fence: row.try_get("fence")?,
+        deadline_at_ms: row.try_get("deadline_at_ms")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+        updated_at_ms: row.try_get("updated_at_ms")?,
+    })
+}
+
+fn record(row: &MySqlRow) -> Result<RecordRow, sqlx::Error> {
+    Ok(RecordRow {
+        seq: row.try_get("seq")?,
+        at_ms: row.try_get("at_ms")?,
+        kind: text(row, "kind")?.unwrap_or_default(),
+        step: row.try_get("step")?,
+        attempt: row.try_get("attempt")?,
+        detail: text(row, "detail")?,
+        payload: row.try_get("payload")?,
+    })
+}
+
+#[async_trait]
+impl SagaLog for MySqlSagaLog {
+    async fn create(&self, saga: NewSaga) -> Result<Lease, LogError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let fence = self.create_in(&mut tx, &saga).await?;
+        tx.commit().await.map_err(db)?;
+        self.counters.commit();
+        self.counters.created();
+        Ok(Lease { fence })
+    }
+
+    async fn append(&self, append: Append<'_>) -> Result<u64, LogError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let version = self.append_in(&mut tx, &append).await?;
+        tx.commit().await.map_err(db)?;
+        self.counters.commit();
+        self.counters.appended();
+        Ok(version)
+    }
+
+    async fn load(&self, id: SagaId) -> Result<Option<SagaSnapshot>, LogError> {
+        let rows = sqlx::query(&self.sql.load)
+            .bind(bin(id))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let instance = instance(first).map_err(db)?.into_instance()?;
+        let mut records = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let seq: Option<i64> = row.try_get("seq").map_err(db)?;
+            if seq.is_some() {
+                records.push(record(row).map_err(db)?.into_record(id)?);
+            }
+        }
+        Ok(Some(SagaSnapshot { instance, records }))
+    }
+
+    async fn claim(&self, claim: Claim) -> Result<Vec<Claimed>, LogError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let query = match claim.target {
+            ClaimTarget::Recoverable { limit, after } => sqlx::query_scalar(&self.sql.claimable)
+                .bind(&claim.definition)
+                .bind(i64::from(claim.definition_version))
+                .bind(after.map(bin))
+                .bind(after.map(bin))
+                .bind(&claim.owner)
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX)),
+            ClaimTarget::One(id) => sqlx::query_scalar(&self.sql.claimable_one)
+                .bind(bin(id))
+                .bind(&claim.definition)
+                .bind(i64::from(claim.definition_version))
+                .bind(&claim.owner),
+            _ => return Ok(Vec::new()),
+        };
+        let ids: Vec<Vec<u8>> = query.fetch_all(&mut *tx).await.map_err(db)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            sqlx::query(&self.sql.take)
+                .bind(&claim.owner)
+                .bind(&claim.owner)
+                .bind(millis(claim.lease_ttl))
+                .bind(&id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            let row = sqlx::query(&self.sql.taken)
+                .bind(&id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+            let instance: SagaInstance = instance(&row).map_err(db)?.into_instance()?;
+            let records = self.records_in(&mut tx, instance.id).await?;
+            out.push(Claimed {
+                lease: Lease {
+                    fence: instance.fence,
+                },
+                snapshot: SagaSnapshot { instance, records },
+            });
+        }
+        tx.commit().await.map_err(db)?;
+        self.counters.commit();
+        self.counters.claimed(out.len());
+        Ok(out)
+    }
+
+    async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {
+        let states = if query.states.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = query.states.iter().map(|s| s.as_str()).collect();
+            format!(",{},", names.join(","))
+        };
+        let rows = sqlx::query(&self.sql.list)
+            .bind(query.definition.as_deref())
+            .bind(query.definition.as_deref())
+            .bind(&states)
+            .bind(&states)
+            .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| instance(r).map_err(db)?.into_instance())
+            .collect()
+    }
+}
+
+#[async_trait]
+impl BatchWrite for MySqlSagaLog {
+    async fn write_batch(&self, ops: &[WriteOp]) -> Vec<WriteResult> {
+        let mut tx = match self.pool.begin().await {
+            Ok(tx) => tx,
+            Err(e) => return all_failed(ops.len(), BACKEND, &e),
+        };
+        let mut results = Vec::with_capacity(ops.len());
+        for op in ops {
+            let r = match op {
+                WriteOp::Create(s) => self.create_in(&mut tx, s).await,
+                WriteOp::Append(a) => self.append_in(&mut tx, &a.as_append()).await,
+            };
+            if poisons(&r) {
+                drop(tx.rollback().await);
+                return self.one_by_one(ops).await;
+            }
+            results.push(r);
+        }
+        if let Err(e) = tx.commit().await {
+            return all_failed(ops.len(), BACKEND, &e);
+        }
+        self.counters.commit();
+        crate::batch::count(&self.counters, ops, &results);
+        results
+    }
+
+    fn counters(&self) -> SqlLogStats {
+        self.stats()
+    }
+}

@@ -1,0 +1,448 @@
+//! [`PostgresSagaLog`]: the saga log on PostgreSQL.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use saga::log::{Append, Claim, ClaimTarget, Claimed, Lease, ListQuery, NewSaga, SagaSnapshot};
+use saga::{LogError, SagaId, SagaLog};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::batch::{all_failed, poisons, BatchWrite, WriteOp, WriteResult};
+use crate::config::{SecretUrl, SqlLogConfig};
+use crate::error::{log_error, Error, Result};
+use crate::rows::{self, event_rows, millis, to_i64, InstanceRow, RecordRow};
+use crate::schema::{Dialect, Tables};
+use crate::stats::{Counters, SqlLogStats};
+
+mod sql;
+
+const BACKEND: &str = "postgres";
+
+/// A [`SagaLog`] on PostgreSQL.
+///
+/// Every `create` and `append` is one statement (an `INSERT`/`UPDATE` with its records in a
+/// data-modifying CTE), hence one commit and one round trip. Claims use `FOR UPDATE SKIP LOCKED`, so
+/// concurrent recoveries never take the same saga. Cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct PostgresSagaLog {
+    pool: PgPool,
+    tables: Arc<Tables>,
+    sql: Arc<sql::Statements>,
+    counters: Arc<Counters>,
+    url: Option<SecretUrl>,
+}
+
+impl std::fmt::Debug for PostgresSagaLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresSagaLog")
+            .field("url", &self.url)
+            .field("table_prefix", &self.tables.prefix)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresSagaLog {
+    /// Connects a pool to `url` (`postgres://user:password@host:port/db`) and, unless turned off in
+    /// `config`, runs the migrations.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTablePrefix`], [`Error::Connect`] (the URL in it has no password),
+    /// [`Error::Migrate`].
+    pub async fn connect(url: &str, config: SqlLogConfig) -> Result<Self> {
+        config.validate()?;
+        let secret = SecretUrl::new(url);
+        let connect_err = |e: sqlx::Error| Error::Connect {
+            backend: BACKEND,
+            url: secret.to_string(),
+            message: secret.scrub(&e.to_string()),
+            transient: crate::error::is_transient(&e),
+            source: e,
+        };
+        let options: PgConnectOptions = secret.expose().parse().map_err(connect_err)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(config.max_connections())
+            .acquire_timeout(config.acquire_timeout())
+            .connect_with(options)
+            .await
+            .map_err(connect_err)?;
+        let mut log = Self::with_pool(pool, &config)?;
+        log.url = Some(secret);
+        if config.runs_migrations() {
+            log.migrate().await?;
+        }
+        Ok(log)
+    }
+
+    /// Uses an existing pool. Does not run migrations: call [`migrate`](Self::migrate).
+    ///
+    /// # Errors
+    /// [`Error::InvalidTablePrefix`].
+    pub fn with_pool(pool: PgPool, config: &SqlLogConfig) -> Result<Self> {
+        config.validate()?;
+        let tables = Tables::new(config.table_prefix());
+        Ok(Self {
+            pool,
+            sql: Arc::new(sql::Statements::new(&tables)),
+            tables: Arc::new(tables),
+            counters: Counters::new(),
+            url: None,
+        })
+    }
+
+    /// Creates or upgrades the tables; idempotent, and safe to run from several processes at once (an
+    /// advisory lock serializes them).
+    ///
+    /// # Errors
+    /// [`Error::Migrate`].
+    pub async fn migrate(&self) -> Result<()> {
+        let fail = |version| {
+            move |e: sqlx::Error| Error::Migrate {
+                backend: BACKEND,
+                version,
+                message: e.to_string(),
+                source: e,
+            }
+        };
+        let mut tx = self.pool.begin().await.map_err(fail(0))?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(format!("saga-sqlx/{}", self.tables.prefix))
+            .execute(&mut *tx)
+            .await
+            .map_err(fail(0))?;
+        let m = &self.tables.migrations;
+        sqlx::query(&format!(
+            "CREATE TABLE IF NOT EXISTS {m} (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)"
+        ))
+        .execute(&mut *tx)
+        .await
+        .map_err(fail(0))?;
+        let applied: Vec<i64> = sqlx::query_scalar(&format!("SELECT version FROM {m}"))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(fail(0))?;
+        for (version, statements) in self.tables.migrations(Dialect::Postgres) {
+            if applied.contains(&version) {
+                continue;
+            }
+            for statement in statements {
+                sqlx::query(&statement)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail(version))?;
+            }
+            sqlx::query(&format!(
+                "INSERT INTO {m} (version, applied_at_ms) VALUES ($1, {})",
+                Dialect::Postgres.now_ms()
+            ))
+            .bind(version)
+            .execute(&mut *tx)
+            .await
+            .map_err(fail(version))?;
+        }
+        tx.commit().await.map_err(fail(0))
+    }
+
+    /// The connection pool, e.g. to run a participant's business transaction with the
+    /// [`Inbox`](crate::Inbox).
+    #[must_use]
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The participant inbox in this log's database and table prefix, for `scope`.
+    #[must_use]
+    pub fn inbox(&self, scope: impl Into<String>) -> crate::Inbox<sqlx::Postgres> {
+        crate::Inbox::new(self.pool.clone(), Arc::clone(&self.tables), scope)
+    }
+
+    /// Commit counters of this log (and its clones).
+    #[must_use]
+    pub fn stats(&self) -> SqlLogStats {
+        self.counters.snapshot()
+    }
+
+    /// The table prefix.
+    #[must_use]
+    pub fn table_prefix(&self) -> &str {
+        &self.tables.prefix
+    }
+
+    async fn create_on(&self, conn: &mut PgConnection, saga: &NewSaga) -> WriteResult {
+        let done = sqlx::query(&self.sql.create)
+            .bind(saga.id.as_uuid())
+            .bind(&saga.definition)
+            .bind(i64::from(saga.definition_version))
+            .bind(&saga.owner)
+            .bind(millis(saga.lease_ttl))
+            .bind(saga.deadline_at_ms.map(to_i64))
+            .bind(saga.data.as_ref())
+            .execute(conn)
+            .await
+            .map_err(|e| log_error(BACKEND, e))?;
+        if done.rows_affected() == 0 {
+            return Err(rows::already_exists(saga.id));
+        }
+        Ok(1)
+    }
+
+    async fn append_on(&self, conn: &mut PgConnection, a: &Append<'_>) -> WriteResult {
+        let rows = event_rows(a.expected_version, a.events);
+        let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        let release = rows::releases_lease(a.state);
+        let updated: Option<i64> = sqlx::query_scalar(&self.sql.append)
+            .bind(a.id.as_uuid())
+            .bind(to_i64(a.expected_version))
+            .bind(to_i64(a.lease.fence))
+            .bind(n)
+            .bind(a.state.as_str())
+            .bind(release)
+            .bind(millis(a.lease_ttl))
+            .bind(rows.iter().map(|r| r.seq).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.kind).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.step).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.attempt).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.detail.clone()).collect::<Vec<_>>())
+            .bind(rows.into_iter().map(|r| r.payload).collect::<Vec<_>>())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(|e| log_error(BACKEND, e))?;
+        if let Some(version) = updated {
+            return u64::try_from(version).map_err(|_| crate::error::corrupt(a.id, "bad version"));
+        }
+        let found = sqlx::query(&self.sql.current)
+            .bind(a.id.as_uuid())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(|e| log_error(BACKEND, e))?
+            .map(|r| -> Result<_, sqlx::Error> {
+                Ok((
+                    r.try_get("version")?,
+                    r.try_get("fence")?,
+                    r.try_get("state")?,
+                ))
+            })
+            .transpose()
+            .map_err(|e| log_error(BACKEND, e))?;
+        Err(rows::diagnose(a, found))
+    }
+
+    async fn records_of(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<Vec<(SagaId, saga::log::LogRecord)>, LogError> {
+        let rows = sqlx::query(&self.sql.records_of)
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| log_error(BACKEND, e))?;
+        rows.iter()
+            .map(|row| {
+                let id =
+                    SagaId::from_uuid(row.try_get("saga_id").map_err(|e| log_error(BACKEND, e))?);
+                let rec = record(row).map_err(|e| log_error(BACKEND, e))?;
+                Ok((id, rec.into_record(id)?))
+            })
+            .collect()
+    }
+}
+
+/// The last parameter of a claim.
+enum Last {
+    Page(i64, Option<Uuid>),
+    Id(Uuid),
+}
+
+fn instance(row: &PgRow) -> Result<InstanceRow, sqlx::Error> {
+    Ok(InstanceRow {
+        id: SagaId::from_uuid(row.try_get("id")?),
+        definition: row.try_get("definition")?,
+        definition_version: row.try_get("definition_version")?,
+        state: row.try_get("state")?,
+        version: row.try_get("version")?,
+        owner: row.try_get("owner")?,
+        fence: row.try_get("fence")?,
+        deadline_at_ms: row.try_get("deadline_at_ms")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+        updated_at_ms: row.try_get("updated_at_ms")?,
+    })
+}
+
+fn record(row: &PgRow) -> Result<RecordRow, sqlx::Error> {
+    Ok(RecordRow {
+        seq: row.try_get("seq")?,
+        at_ms: row.try_get("at_ms")?,
+        kind: row.try_get("kind")?,
+        step: row.try_get("step")?,
+        attempt: row.try_get("attempt")?,
+        detail: row.try_get("detail")?,
+        payload: row.try_get("payload")?,
+    })
+}
+
+fn instances(rows: &[PgRow]) -> Result<Vec<saga::log::SagaInstance>, LogError> {
+    rows.iter()
+        .map(|r| {
+            instance(r)
+                .map_err(|e| log_error(BACKEND, e))?
+                .into_instance()
+        })
+        .collect()
+}
+
+#[async_trait]
+impl SagaLog for PostgresSagaLog {
+    async fn create(&self, saga: NewSaga) -> Result<Lease, LogError> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| log_error(BACKEND, e))?;
+        let fence = self.create_on(&mut conn, &saga).await?;
+        self.counters.commit();
+        self.counters.created();
+        Ok(Lease { fence })
+    }
+
+    async fn append(&self, append: Append<'_>) -> Result<u64, LogError> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| log_error(BACKEND, e))?;
+        let version = self.append_on(&mut conn, &append).await?;
+        self.counters.commit();
+        self.counters.appended();
+        Ok(version)
+    }
+
+    async fn load(&self, id: SagaId) -> Result<Option<SagaSnapshot>, LogError> {
+        let rows = sqlx::query(&self.sql.load)
+            .bind(id.as_uuid())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| log_error(BACKEND, e))?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let instance = instance(first)
+            .map_err(|e| log_error(BACKEND, e))?
+            .into_instance()?;
+        let mut records = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let seq: Option<i64> = row.try_get("seq").map_err(|e| log_error(BACKEND, e))?;
+            if seq.is_some() {
+                records.push(
+                    record(row)
+                        .map_err(|e| log_error(BACKEND, e))?
+                        .into_record(id)?,
+                );
+            }
+        }
+        Ok(Some(SagaSnapshot { instance, records }))
+    }
+
+    async fn claim(&self, claim: Claim) -> Result<Vec<Claimed>, LogError> {
+        let (statement, last) = match claim.target {
+            ClaimTarget::Recoverable { limit, after } => (
+                &self.sql.claim_recoverable,
+                Last::Page(
+                    i64::try_from(limit).unwrap_or(i64::MAX),
+                    after.map(|a| *a.as_uuid()),
+                ),
+            ),
+            ClaimTarget::One(id) => (&self.sql.claim_one, Last::Id(*id.as_uuid())),
+            _ => return Ok(Vec::new()),
+        };
+        let query = sqlx::query(statement)
+            .bind(&claim.definition)
+            .bind(i64::from(claim.definition_version))
+            .bind(&claim.owner)
+            .bind(millis(claim.lease_ttl));
+        let query = match last {
+            Last::Page(limit, after) => query.bind(limit).bind(after),
+            Last::Id(id) => query.bind(id),
+        };
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| log_error(BACKEND, e))?;
+        self.counters.commit();
+        let mut claimed = instances(&rows)?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        claimed.sort_by_key(|i| i.id);
+        self.counters.claimed(claimed.len());
+        let ids: Vec<Uuid> = claimed.iter().map(|i| *i.id.as_uuid()).collect();
+        let records = self.records_of(&ids).await?;
+        Ok(rows::snapshots(claimed, records)
+            .into_iter()
+            .map(|snapshot| Claimed {
+                lease: Lease {
+                    fence: snapshot.instance.fence,
+                },
+                snapshot,
+            })
+            .collect())
+    }
+
+    async fn list(&self, query: ListQuery) -> Result<Vec<saga::log::SagaInstance>, LogError> {
+        let states: Vec<&str> = query.states.iter().map(|s| s.as_str()).collect();
+        let rows = sqlx::query(&self.sql.list)
+            .bind(query.definition.as_deref())
+            .bind(states)
+            .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| log_error(BACKEND, e))?;
+        instances(&rows)
+    }
+}
+
+#[async_trait]
+impl BatchWrite for PostgresSagaLog {
+    async fn write_batch(&self, ops: &[WriteOp]) -> Vec<WriteResult> {
+        let mut tx = match self.pool.begin().await {
+            Ok(tx) => tx,
+            Err(e) => return all_failed(ops.len(), BACKEND, &e),
+        };
+        let mut results = Vec::with_capacity(ops.len());
+        for op in ops {
+            let r = match op {
+                WriteOp::Create(s) => self.create_on(&mut tx, s).await,
+                WriteOp::Append(a) => self.append_on(&mut tx, &a.as_append()).await,
+            };
+            if poisons(&r) {
+                drop(tx.rollback().await);
+                return self.one_by_one(ops).await;
+            }
+            results.push(r);
+        }
+        if let Err(e) = tx.commit().await {
+            return all_failed(ops.len(), BACKEND, &e);
+        }
+        self.counters.commit();
+        crate::batch::count(&self.counters, ops, &results);
+        results
+    }
+
+    fn counters(&self) -> SqlLogStats {
+        self.stats()
+    }
+}
+
+impl PostgresSagaLog {
+    async fn one_by_one(&self, ops: &[WriteOp]) -> Vec<WriteResult> {
+        let mut out = Vec::with_capacity(ops.len());
+        for op in ops {
+            out.push(match op {
+                WriteOp::Create(s) => self.create(s.clone()).await.map(|l| l.fence),
+                WriteOp::Append(a) => self.append(a.as_append()).await,
+            });
+        }
+        out
+    }
+}

@@ -1,0 +1,447 @@
+//! [`SqliteSagaLog`]: the saga log in an SQLite file.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use saga::log::{
+    Append, Claim, ClaimTarget, Claimed, Lease, ListQuery, LogRecord, NewSaga, SagaInstance,
+    SagaSnapshot,
+};
+use saga::{LogError, SagaId, SagaLog};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::Row;
+
+use crate::batch::{all_failed, poisons, BatchWrite, WriteOp, WriteResult};
+use crate::config::{SecretUrl, SqlLogConfig};
+use crate::error::{log_error, Error, Result};
+use crate::rows::{self, event_rows, millis, to_i64, InstanceRow, RecordRow};
+use crate::schema::{Dialect, Tables};
+use crate::stats::{Counters, SqlLogStats};
+
+mod sql;
+
+const BACKEND: &str = "sqlite";
+const BEGIN: &str = "BEGIN IMMEDIATE";
+
+fn db(e: sqlx::Error) -> LogError {
+    log_error(BACKEND, e)
+}
+
+/// A [`SagaLog`] in an SQLite file: the embedded default, no server needed.
+///
+/// The file is created if missing and opened in WAL mode with `synchronous=NORMAL` and a busy timeout.
+/// Writes go through one connection in `BEGIN IMMEDIATE` transactions, so writers never deadlock on a
+/// lock upgrade, and claims by several processes sharing the file are exclusive. Each `create` and
+/// `append` is one transaction; SQLite has no server-side commit counter, so [`stats`](Self::stats)
+/// counts them.
+#[derive(Clone)]
+pub struct SqliteSagaLog {
+    pool: SqlitePool,
+    tables: Arc<Tables>,
+    sql: Arc<sql::Statements>,
+    counters: Arc<Counters>,
+    url: Option<SecretUrl>,
+}
+
+impl std::fmt::Debug for SqliteSagaLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteSagaLog")
+            .field("url", &self.url)
+            .field("table_prefix", &self.tables.prefix)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteSagaLog {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db`) and, unless turned
+    /// off in `config`, runs the migrations.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTablePrefix`], [`Error::Connect`], [`Error::Migrate`].
+    pub async fn connect(url: &str, config: SqlLogConfig) -> Result<Self> {
+        config.validate()?;
+        let secret = SecretUrl::new(url);
+        let connect_err = |e: sqlx::Error| Error::Connect {
+            backend: BACKEND,
+            url: secret.to_string(),
+            message: secret.scrub(&e.to_string()),
+            transient: crate::error::is_transient(&e),
+            source: e,
+        };
+        let options = SqliteConnectOptions::from_str(secret.expose())
+            .map_err(connect_err)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(config.busy_timeout());
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(config.acquire_timeout())
+            .connect_with(options)
+            .await
+            .map_err(connect_err)?;
+        let mut log = Self::with_pool(pool, &config)?;
+        log.url = Some(secret);
+        if config.runs_migrations() {
+            log.migrate().await?;
+        }
+        Ok(log)
+    }
+
+    /// Uses an existing pool (give it one connection, WAL mode and a busy timeout). Does not run
+    /// migrations: call [`migrate`](Self::migrate).
+    ///
+    /// # Errors
+    /// [`Error::InvalidTablePrefix`].
+    pub fn with_pool(pool: SqlitePool, config: &SqlLogConfig) -> Result<Self> {
+        config.validate()?;
+        let tables = Tables::new(config.table_prefix());
+        Ok(Self {
+            pool,
+            sql: Arc::new(sql::Statements::new(&tables)),
+            tables: Arc::new(tables),
+            counters: Counters::new(),
+            url: None,
+        })
+    }
+
+    /// Creates or upgrades the tables in one immediate transaction; idempotent.
+    ///
+    /// # Errors
+    /// [`Error::Migrate`].
+    pub async fn migrate(&self) -> Result<()> {
+        let fail = |version| {
+            move |e: sqlx::Error| Error::Migrate {
+                backend: BACKEND,
+                version,
+                message: e.to_string(),
+                source: e,
+            }
+        };
+        let mut tx = self.pool.begin_with(BEGIN).await.map_err(fail(0))?;
+        let m = &self.tables.migrations;
+        sqlx::query(&format!(
+            "CREATE TABLE IF NOT EXISTS {m} (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)"
+        ))
+        .execute(&mut *tx)
+        .await
+        .map_err(fail(0))?;
+        let applied: Vec<i64> = sqlx::query_scalar(&format!("SELECT version FROM {m}"))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(fail(0))?;
+        for (version, statements) in self.tables.migrations(Dialect::Sqlite) {
+            if applied.contains(&version) {
+                continue;
+            }
+            for statement in statements {
+                sqlx::query(&statement)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail(version))?;
+            }
+            sqlx::query(&format!(
+                "INSERT INTO {m} (version, applied_at_ms) VALUES (?1, {})",
+                Dialect::Sqlite.now_ms()
+            ))
+            .bind(version)
+            .execute(&mut *tx)
+            .await
+            .map_err(fail(version))?;
+        }
+        tx.commit().await.map_err(fail(0))
+    }
+
+    /// The connection pool (one connection), e.g. for a participant's business transaction with the
+    /// [`Inbox`](crate::Inbox).
+    #[must_use]
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The participant inbox in this database and table prefix, for `scope`.
+    #[must_use]
+    pub fn inbox(&self, scope: impl Into<String>) -> crate::Inbox<sqlx::Sqlite> {
+        crate::Inbox::new(self.pool.clone(), Arc::clone(&self.tables), scope)
+    }
+
+    /// Commit counters of this log (and its clones): the SQLite commit counter of the benchmarks.
+    #[must_use]
+    pub fn stats(&self) -> SqlLogStats {
+        self.counters.snapshot()
+    }
+
+    /// The table prefix.
+    #[must_use]
+    pub fn table_prefix(&self) -> &str {
+        &self.tables.prefix
+    }
+
+    async fn create_in(&self, conn: &mut SqliteConnection, saga: &NewSaga) -> WriteResult {
+        let id = saga.id.to_string();
+        let done = sqlx::query(&self.sql.create)
+            .bind(&id)
+            .bind(&saga.definition)
+            .bind(i64::from(saga.definition_version))
+            .bind(&saga.owner)
+            .bind(millis(saga.lease_ttl))
+            .bind(saga.deadline_at_ms.map(to_i64))
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(rows::already_exists(saga.id));
+        }
+        sqlx::query(&self.sql.started)
+            .bind(&id)
+            .bind(saga.data.as_ref())
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+        Ok(1)
+    }
+
+    async fn append_in(&self, conn: &mut SqliteConnection, a: &Append<'_>) -> WriteResult {
+        let id = a.id.to_string();
+        let records = event_rows(a.expected_version, a.events);
+        let n = i64::try_from(records.len()).unwrap_or(i64::MAX);
+        let done = sqlx::query(&self.sql.append)
+            .bind(&id)
+            .bind(to_i64(a.expected_version))
+            .bind(to_i64(a.lease.fence))
+            .bind(n)
+            .bind(a.state.as_str())
+            .bind(rows::releases_lease(a.state))
+            .bind(millis(a.lease_ttl))
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            let found = sqlx::query(&self.sql.current)
+                .bind(&id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db)?
+                .map(|r| -> Result<_, sqlx::Error> {
+                    Ok((
+                        r.try_get("version")?,
+                        r.try_get("fence")?,
+                        r.try_get("state")?,
+                    ))
+                })
+                .transpose()
+                .map_err(db)?;
+            return Err(rows::diagnose(a, found));
+        }
+        for r in records {
+            sqlx::query(&self.sql.record)
+                .bind(&id)
+                .bind(r.seq)
+                .bind(r.kind)
+                .bind(r.step)
+                .bind(r.attempt)
+                .bind(r.detail)
+                .bind(r.payload)
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+        }
+        Ok(a.expected_version + u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn records_in(
+        &self,
+        conn: &mut SqliteConnection,
+        id: SagaId,
+    ) -> Result<Vec<LogRecord>, LogError> {
+        let rows = sqlx::query(&self.sql.records)
+            .bind(id.to_string())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|row| record(row).map_err(db)?.into_record(id))
+            .collect()
+    }
+
+    async fn one_by_one(&self, ops: &[WriteOp]) -> Vec<WriteResult> {
+        let mut out = Vec::with_capacity(ops.len());
+        for op in ops {
+            out.push(match op {
+                WriteOp::Create(s) => self.create(s.clone()).await.map(|l| l.fence),
+                WriteOp::Append(a) => self.append(a.as_append()).await,
+            });
+        }
+        out
+    }
+}
+
+fn parse_id(text: &str) -> Result<SagaId, sqlx::Error> {
+    text.parse()
+        .map_err(|e: saga::ParseSagaIdError| sqlx::Error::Decode(Box::new(e)))
+}
+
+fn instance(row: &SqliteRow) -> Result<InstanceRow, sqlx::Error> {
+    Ok(InstanceRow {
+        id: parse_id(row.try_get("id")?)?,
+        definition: row.try_get("definition")?,
+        definition_version: row.try_get("definition_version")?,
+        state: row.try_get("state")?,
+        version: row.try_get("version")?,
+        owner: row.try_get("owner")?,
+        fence: row.try_get("fence")?,
+        deadline_at_ms: row.try_get("deadline_at_ms")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+        updated_at_ms: row.try_get("updated_at_ms")?,
+    })
+}
+
+fn record(row: &SqliteRow) -> Result<RecordRow, sqlx::Error> {
+    Ok(RecordRow {
+        seq: row.try_get("seq")?,
+        at_ms: row.try_get("at_ms")?,
+        kind: row.try_get("kind")?,
+        step: row.try_get("step")?,
+        attempt: row.try_get("attempt")?,
+        detail: row.try_get("detail")?,
+        payload: row.try_get("payload")?,
+    })
+}
+
+#[async_trait]
+impl SagaLog for SqliteSagaLog {
+    async fn create(&self, saga: NewSaga) -> Result<Lease, LogError> {
+        let mut tx = self.pool.begin_with(BEGIN).await.map_err(db)?;
+        let fence = self.create_in(&mut tx, &saga).await?;
+        tx.commit().await.map_err(db)?;
+        self.counters.commit();
+        self.counters.created();
+        Ok(Lease { fence })
+    }
+
+    async fn append(&self, append: Append<'_>) -> Result<u64, LogError> {
+        let mut tx = self.pool.begin_with(BEGIN).await.map_err(db)?;
+        let version = self.append_in(&mut tx, &append).await?;
+        tx.commit().await.map_err(db)?;
+        self.counters.commit();
+        self.counters.appended();
+        Ok(version)
+    }
+
+    async fn load(&self, id: SagaId) -> Result<Option<SagaSnapshot>, LogError> {
+        let rows = sqlx::query(&self.sql.load)
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let instance = instance(first).map_err(db)?.into_instance()?;
+        let mut records = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let seq: Option<i64> = row.try_get("seq").map_err(db)?;
+            if seq.is_some() {
+                records.push(record(row).map_err(db)?.into_record(id)?);
+            }
+        }
+        Ok(Some(SagaSnapshot { instance, records }))
+    }
+
+    async fn claim(&self, claim: Claim) -> Result<Vec<Claimed>, LogError> {
+        let mut tx = self.pool.begin_with(BEGIN).await.map_err(db)?;
+        let query = match claim.target {
+            ClaimTarget::Recoverable { limit, after } => sqlx::query_scalar(&self.sql.claimable)
+                .bind(&claim.definition)
+                .bind(i64::from(claim.definition_version))
+                .bind(&claim.owner)
+                .bind(after.map(|a| a.to_string()))
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX)),
+            ClaimTarget::One(id) => sqlx::query_scalar(&self.sql.claimable_one)
+                .bind(&claim.definition)
+                .bind(i64::from(claim.definition_version))
+                .bind(&claim.owner)
+                .bind(id.to_string()),
+            _ => return Ok(Vec::new()),
+        };
+        let ids: Vec<String> = query.fetch_all(&mut *tx).await.map_err(db)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row = sqlx::query(&self.sql.take)
+                .bind(&id)
+                .bind(&claim.owner)
+                .bind(millis(claim.lease_ttl))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+            let instance: SagaInstance = instance(&row).map_err(db)?.into_instance()?;
+            let records = self.records_in(&mut tx, instance.id).await?;
+            out.push(Claimed {
+                lease: Lease {
+                    fence: instance.fence,
+                },
+                snapshot: SagaSnapshot { instance, records },
+            });
+        }
+        tx.commit().await.map_err(db)?;
+        self.counters.commit();
+        self.counters.claimed(out.len());
+        Ok(out)
+    }
+
+    async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {
+        let states = if query.states.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = query.states.iter().map(|s| s.as_str()).collect();
+            format!(",{},", names.join(","))
+        };
+        let rows = sqlx::query(&self.sql.list)
+            .bind(query.definition.as_deref())
+            .bind(states)
+            .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| instance(r).map_err(db)?.into_instance())
+            .collect()
+    }
+}
+
+#[async_trait]
+impl BatchWrite for SqliteSagaLog {
+    async fn write_batch(&self, ops: &[WriteOp]) -> Vec<WriteResult> {
+        let mut tx = match self.pool.begin_with(BEGIN).await {
+            Ok(tx) => tx,
+            Err(e) => return all_failed(ops.len(), BACKEND, &e),
+        };
+        let mut results = Vec::with_capacity(ops.len());
+        for op in ops {
+            let r = match op {
+                WriteOp::Create(s) => self.create_in(&mut tx, s).await,
+                WriteOp::Append(a) => self.append_in(&mut tx, &a.as_append()).await,
+            };
+            if poisons(&r) {
+                drop(tx.rollback().await);
+                return self.one_by_one(ops).await;
+            }
+            results.push(r);
+        }
+        if let Err(e) = tx.commit().await {
+            return all_failed(ops.len(), BACKEND, &e);
+        }
+        self.counters.commit();
+        crate::batch::count(&self.counters, ops, &results);
+        results
+    }
+
+    fn counters(&self) -> SqlLogStats {
+        self.stats()
+    }
+}

@@ -1,0 +1,89 @@
+//! The statements of [`SqliteSagaLog`](super::SqliteSagaLog), built once per table prefix.
+
+use crate::schema::{Dialect, Tables};
+
+pub(super) struct Statements {
+    pub(super) create: String,
+    pub(super) started: String,
+    pub(super) append: String,
+    pub(super) record: String,
+    pub(super) current: String,
+    pub(super) load: String,
+    pub(super) records: String,
+    pub(super) claimable: String,
+    pub(super) claimable_one: String,
+    pub(super) take: String,
+    pub(super) list: String,
+}
+
+impl Statements {
+    pub(super) fn new(t: &Tables) -> Self {
+        let (i, l) = (&t.instances, &t.logs);
+        let now = Dialect::Sqlite.now_ms();
+        let terminal = Dialect::terminal_states();
+        let cols = "id, definition, definition_version, state, version, owner, fence, \
+                    deadline_at_ms, created_at_ms, updated_at_ms";
+        let free = format!("(owner = ?3 OR lease_until_ms IS NULL OR lease_until_ms <= {now})");
+        Self {
+            // ?1 id, ?2 definition, ?3 version, ?4 owner, ?5 lease ms, ?6 deadline
+            create: format!(
+                "INSERT INTO {i} (id, definition, definition_version, state, version, owner, fence, \
+                   lease_until_ms, deadline_at_ms, created_at_ms, updated_at_ms) \
+                 VALUES (?1, ?2, ?3, 'running', 1, ?4, 1, {now} + ?5, ?6, {now}, {now}) \
+                 ON CONFLICT (id) DO NOTHING"
+            ),
+            started: format!(
+                "INSERT INTO {l} (saga_id, seq, kind, payload, at_ms) \
+                 VALUES (?1, 1, 'started', ?2, {now})"
+            ),
+            // ?1 id, ?2 expected, ?3 fence, ?4 n, ?5 state, ?6 release, ?7 lease ms
+            append: format!(
+                "UPDATE {i} SET version = version + ?4, state = ?5, \
+                   owner = CASE WHEN ?6 THEN NULL ELSE owner END, \
+                   lease_until_ms = CASE WHEN ?6 THEN NULL ELSE {now} + ?7 END, \
+                   updated_at_ms = {now} \
+                 WHERE id = ?1 AND version = ?2 AND fence = ?3 AND state NOT IN {terminal}"
+            ),
+            record: format!(
+                "INSERT INTO {l} (saga_id, seq, kind, step, attempt, detail, payload, at_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, {now})"
+            ),
+            current: format!("SELECT version, fence, state FROM {i} WHERE id = ?1"),
+            load: format!(
+                "SELECT i.id, i.definition, i.definition_version, i.state, i.version, i.owner, \
+                   i.fence, i.deadline_at_ms, i.created_at_ms, i.updated_at_ms, \
+                   l.seq, l.at_ms, l.kind, l.step, l.attempt, l.detail, l.payload \
+                 FROM {i} i LEFT JOIN {l} l ON l.saga_id = i.id \
+                 WHERE i.id = ?1 ORDER BY l.seq"
+            ),
+            records: format!(
+                "SELECT seq, at_ms, kind, step, attempt, detail, payload FROM {l} \
+                 WHERE saga_id = ?1 ORDER BY seq"
+            ),
+            // ?1 definition, ?2 version, ?3 owner, ?4 after (NULL = none), ?5 limit
+            claimable: format!(
+                "SELECT id FROM {i} WHERE definition = ?1 AND definition_version = ?2 \
+                   AND state IN ('running','compensating') AND (?4 IS NULL OR id > ?4) AND {free} \
+                 ORDER BY id LIMIT ?5"
+            ),
+            // ?1 definition, ?2 version, ?3 owner, ?4 id
+            claimable_one: format!(
+                "SELECT id FROM {i} WHERE id = ?4 AND definition = ?1 AND definition_version = ?2 \
+                   AND state NOT IN {terminal} AND {free}"
+            ),
+            // ?1 id, ?2 owner, ?3 lease ms
+            take: format!(
+                "UPDATE {i} SET fence = CASE WHEN owner IS ?2 THEN fence ELSE fence + 1 END, \
+                   owner = ?2, lease_until_ms = {now} + ?3 \
+                 WHERE id = ?1 RETURNING {cols}"
+            ),
+            // ?1 definition (NULL = any), ?2 ",state,state," ('' = any), ?3 limit
+            list: format!(
+                "SELECT {cols} FROM {i} \
+                 WHERE (?1 IS NULL OR definition = ?1) \
+                   AND (?2 = '' OR instr(?2, ',' || state || ',') > 0) \
+                 ORDER BY id LIMIT ?3"
+            ),
+        }
+    }
+}
