@@ -23,6 +23,7 @@
 //!         Ok(reply)
 //!     }
 //!     InboxOutcome::Duplicate { stored_reply } => Ok(stored_reply),
+//!     _ => unreachable!("future outcomes"),
 //! }
 //! # }
 //! ```

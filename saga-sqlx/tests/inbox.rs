@@ -1,0 +1,176 @@
+//! The participant inbox: `record_in_tx` dedupes within the business transaction, and the
+//! `IdempotencyStore` implementation follows the claim/complete/release contract.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use saga::participant::{Claim, IdempotencyStore, StoredReply};
+use saga::transport::ReplyStatus;
+use saga::{Direction, IdempotencyKey, SagaId};
+use saga_sqlx::{InboxOutcome, SqlLogConfig};
+
+fn config() -> SqlLogConfig {
+    SqlLogConfig::default().with_table_prefix(common::prefix())
+}
+
+async fn store_contract(store: &dyn IdempotencyStore) {
+    let lease = Duration::from_secs(60);
+    let key = IdempotencyKey::new(SagaId::new(), 0, Direction::Forward).to_string();
+    assert_eq!(
+        store.claim("p", &key, lease).await.ok(),
+        Some(Claim::Acquired)
+    );
+    assert_eq!(
+        store.claim("p", &key, lease).await.ok(),
+        Some(Claim::InProgress)
+    );
+    assert_eq!(
+        store.claim("q", &key, lease).await.ok(),
+        Some(Claim::Acquired),
+        "scopes are separate"
+    );
+    store.release("q", &key).await.expect("release");
+    assert_eq!(
+        store.claim("q", &key, lease).await.ok(),
+        Some(Claim::Acquired),
+        "released keys are new"
+    );
+    let reply = StoredReply::new(ReplyStatus::Rejected, Bytes::from_static(b"no stock"));
+    store
+        .complete("p", &key, reply.clone())
+        .await
+        .expect("complete");
+    store
+        .release("p", &key)
+        .await
+        .expect("release after complete is a no-op");
+    assert_eq!(
+        store.claim("p", &key, lease).await.ok(),
+        Some(Claim::Completed(reply))
+    );
+    // An expired claim can be taken over.
+    let other = IdempotencyKey::new(SagaId::new(), 1, Direction::Compensate).to_string();
+    assert_eq!(
+        store.claim("p", &other, Duration::ZERO).await.ok(),
+        Some(Claim::Acquired)
+    );
+    assert_eq!(
+        store.claim("p", &other, lease).await.ok(),
+        Some(Claim::Acquired)
+    );
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn sqlite_inbox_records_once_in_the_business_transaction() {
+    let (log, _dir) = common::sqlite(config()).await;
+    let inbox = log.inbox("payments");
+    let key = IdempotencyKey::new(SagaId::new(), 1, Direction::Forward);
+    sqlx::query("CREATE TABLE wallet (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)")
+        .execute(log.pool())
+        .await
+        .expect("table");
+    sqlx::query("INSERT INTO wallet VALUES (1, 1000)")
+        .execute(log.pool())
+        .await
+        .expect("row");
+    // A rolled-back first attempt leaves nothing behind.
+    let mut tx = log.pool().begin().await.expect("begin");
+    assert_eq!(
+        inbox
+            .record_in_tx(&mut tx, &key, b"charged")
+            .await
+            .expect("record"),
+        InboxOutcome::FirstTime
+    );
+    tx.rollback().await.expect("rollback");
+    for attempt in 0..3 {
+        let mut tx = log.pool().begin().await.expect("begin");
+        match inbox
+            .record_in_tx(&mut tx, &key, b"charged")
+            .await
+            .expect("record")
+        {
+            InboxOutcome::FirstTime => {
+                assert_eq!(attempt, 0, "only the first delivery applies");
+                sqlx::query("UPDATE wallet SET balance = balance - 100 WHERE id = 1")
+                    .execute(&mut *tx)
+                    .await
+                    .expect("charge");
+            }
+            InboxOutcome::Duplicate { stored_reply } => {
+                assert_eq!(stored_reply, b"charged");
+            }
+            _ => unreachable!(),
+        }
+        tx.commit().await.expect("commit");
+    }
+    let balance: i64 = sqlx::query_scalar("SELECT balance FROM wallet WHERE id = 1")
+        .fetch_one(log.pool())
+        .await
+        .expect("balance");
+    assert_eq!(balance, 900, "charged once");
+    store_contract(&log.inbox("store")).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_inbox_follows_the_store_contract() {
+    let Some(log) = common::postgres(config()).await else {
+        return;
+    };
+    store_contract(&log.inbox("store")).await;
+    let inbox = log.inbox("p");
+    let key = IdempotencyKey::new(SagaId::new(), 2, Direction::Compensate);
+    let mut tx = log.pool().begin().await.expect("begin");
+    assert_eq!(
+        inbox
+            .record_in_tx(&mut tx, &key, b"r")
+            .await
+            .expect("record"),
+        InboxOutcome::FirstTime
+    );
+    tx.commit().await.expect("commit");
+    let mut tx = log.pool().begin().await.expect("begin");
+    assert_eq!(
+        inbox
+            .record_in_tx(&mut tx, &key, b"other")
+            .await
+            .expect("record"),
+        InboxOutcome::Duplicate {
+            stored_reply: b"r".to_vec()
+        }
+    );
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn mysql_inbox_follows_the_store_contract() {
+    let Some(log) = common::mysql(config()).await else {
+        return;
+    };
+    store_contract(&log.inbox("store")).await;
+    let inbox = log.inbox("p");
+    let key = IdempotencyKey::new(SagaId::new(), 2, Direction::Forward);
+    let mut tx = log.pool().begin().await.expect("begin");
+    assert_eq!(
+        inbox
+            .record_in_tx(&mut tx, &key, b"r")
+            .await
+            .expect("record"),
+        InboxOutcome::FirstTime
+    );
+    tx.commit().await.expect("commit");
+    let mut tx = log.pool().begin().await.expect("begin");
+    assert_eq!(
+        inbox
+            .record_in_tx(&mut tx, &key, b"other")
+            .await
+            .expect("record"),
+        InboxOutcome::Duplicate {
+            stored_reply: b"r".to_vec()
+        }
+    );
+}
