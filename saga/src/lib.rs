@@ -5,6 +5,7 @@ pub mod definition;
 mod error;
 pub mod executor;
 mod id;
+mod sharded;
 pub mod log;
 pub mod middleware;
 pub mod participant;

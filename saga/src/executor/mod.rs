@@ -35,13 +35,25 @@ pub(crate) struct Inner<D> {
 }
 
 impl<D: SagaData> Inner<D> {
+    /// Encodes saga data into an exactly-sized buffer (a log may keep it for the saga's lifetime, so
+    /// serde_json's spare capacity would be retained per record).
     pub(crate) fn encode(&self, id: SagaId, data: &D) -> Result<Bytes> {
-        serde_json::to_vec(data)
-            .map(Bytes::from)
-            .map_err(|e| Error::Codec {
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUF.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            serde_json::to_writer(&mut *buf, data).map_err(|e| Error::Codec {
                 saga_id: id,
                 message: e.to_string(),
-            })
+            })?;
+            let bytes = Bytes::copy_from_slice(&buf);
+            if buf.capacity() > 64 * 1024 {
+                *buf = Vec::new();
+            }
+            Ok(bytes)
+        })
     }
 
     fn decode(&self, id: SagaId, bytes: &[u8]) -> Result<D> {

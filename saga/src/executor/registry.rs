@@ -1,14 +1,12 @@
 //! The sagas an executor is driving right now, and the control block `cancel` talks to.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use crate::id::SagaId;
+use crate::sharded::ShardedMap;
 
 const RUNNING: u8 = 0;
 const CANCEL_REQUESTED: u8 = 1;
@@ -71,30 +69,20 @@ const SHARDS: usize = 32;
 
 /// Sharded map of running sagas.
 pub(crate) struct Registry {
-    shards: Box<[Mutex<HashMap<SagaId, Arc<Control>>>]>,
-    hasher: std::collections::hash_map::RandomState,
+    map: ShardedMap<SagaId, Arc<Control>>,
 }
 
 impl Registry {
     pub(crate) fn new() -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: std::collections::hash_map::RandomState::new(),
+            map: ShardedMap::new(SHARDS),
         }
-    }
-
-    fn shard(&self, id: &SagaId) -> &Mutex<HashMap<SagaId, Arc<Control>>> {
-        let mut h = self.hasher.build_hasher();
-        id.hash(&mut h);
-        #[allow(clippy::cast_possible_truncation)]
-        let idx = (h.finish() as usize) % self.shards.len();
-        &self.shards[idx]
     }
 
     /// Registers a driver; the guard removes it when dropped (also on panic or cancellation).
     pub(crate) fn enter(self: &Arc<Self>, id: SagaId) -> RegistryGuard {
         let control = Arc::new(Control::default());
-        self.shard(&id).lock().insert(id, Arc::clone(&control));
+        self.map.lock(&id).insert(id, Arc::clone(&control));
         RegistryGuard {
             registry: Arc::clone(self),
             id,
@@ -103,11 +91,11 @@ impl Registry {
     }
 
     pub(crate) fn get(&self, id: &SagaId) -> Option<Arc<Control>> {
-        self.shard(id).lock().get(id).cloned()
+        self.map.lock(id).get(id).cloned()
     }
 
     pub(crate) fn contains(&self, id: &SagaId) -> bool {
-        self.shard(id).lock().contains_key(id)
+        self.map.lock(id).contains_key(id)
     }
 }
 
@@ -119,7 +107,7 @@ pub(crate) struct RegistryGuard {
 
 impl Drop for RegistryGuard {
     fn drop(&mut self) {
-        let mut shard = self.registry.shard(&self.id).lock();
+        let mut shard = self.registry.map.lock(&self.id);
         if shard
             .get(&self.id)
             .is_some_and(|c| Arc::ptr_eq(c, &self.control))

@@ -1,11 +1,8 @@
 //! The in-memory saga log: the fastest path, and the reference the conformance suite is written against.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use parking_lot::Mutex;
 use tokio::time::Instant;
 
 use super::{
@@ -13,6 +10,7 @@ use super::{
     LogRecord, NewSaga, SagaInstance, SagaLog, SagaSnapshot, SagaState,
 };
 use crate::id::SagaId;
+use crate::sharded::ShardedMap;
 
 const SHARDS: usize = 64;
 
@@ -44,8 +42,7 @@ pub struct InMemoryLogStats {
 /// Durable only for the life of the process; use it for tests, benchmarks and sagas that need no crash
 /// recovery. Lease expiry follows tokio's clock, so tests can drive it with `tokio::time::pause`.
 pub struct InMemoryLog {
-    shards: Box<[Mutex<HashMap<SagaId, Entry>>]>,
-    hasher: std::collections::hash_map::RandomState,
+    map: ShardedMap<SagaId, Entry>,
     creates: AtomicU64,
     appends: AtomicU64,
 }
@@ -69,8 +66,7 @@ impl InMemoryLog {
     #[must_use]
     pub fn new() -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: std::collections::hash_map::RandomState::new(),
+            map: ShardedMap::new(SHARDS),
             creates: AtomicU64::new(0),
             appends: AtomicU64::new(0),
         }
@@ -84,15 +80,6 @@ impl InMemoryLog {
             appends: self.appends.load(Ordering::Relaxed),
         }
     }
-
-    fn shard(&self, id: &SagaId) -> &Mutex<HashMap<SagaId, Entry>> {
-        let mut h = self.hasher.build_hasher();
-        id.hash(&mut h);
-        // The modulo keeps the index in range whatever the hash.
-        #[allow(clippy::cast_possible_truncation)]
-        let idx = (h.finish() as usize) % self.shards.len();
-        &self.shards[idx]
-    }
 }
 
 fn lease_deadline(ttl: std::time::Duration) -> Instant {
@@ -104,7 +91,7 @@ fn lease_deadline(ttl: std::time::Duration) -> Instant {
 impl SagaLog for InMemoryLog {
     async fn create(&self, saga: NewSaga) -> Result<Lease, LogError> {
         let now = now_ms();
-        let mut shard = self.shard(&saga.id).lock();
+        let mut shard = self.map.lock(&saga.id);
         if shard.contains_key(&saga.id) {
             return Err(LogError::conflict(
                 saga.id,
@@ -144,7 +131,7 @@ impl SagaLog for InMemoryLog {
 
     async fn append(&self, append: Append<'_>) -> Result<u64, LogError> {
         let now = now_ms();
-        let mut shard = self.shard(&append.id).lock();
+        let mut shard = self.map.lock(&append.id);
         let entry = shard
             .get_mut(&append.id)
             .ok_or(LogError::NotFound { saga_id: append.id })?;
@@ -183,7 +170,7 @@ impl SagaLog for InMemoryLog {
     }
 
     async fn load(&self, id: SagaId) -> Result<Option<SagaSnapshot>, LogError> {
-        let shard = self.shard(&id).lock();
+        let shard = self.map.lock(&id);
         Ok(shard.get(&id).map(|e| SagaSnapshot {
             instance: e.instance.clone(),
             records: e.records.clone(),
@@ -215,7 +202,7 @@ impl SagaLog for InMemoryLog {
         let mut out = Vec::new();
         match claim.target {
             ClaimTarget::One(id) => {
-                let mut shard = self.shard(&id).lock();
+                let mut shard = self.map.lock(&id);
                 if let Some(e) = shard.get_mut(&id) {
                     if matches_def(e)
                         && !e.instance.state.is_terminal()
@@ -238,8 +225,7 @@ impl SagaLog for InMemoryLog {
                 // Candidates in id order, then claimed one by one under their shard lock (re-checked,
                 // since another claimer may have taken one in between).
                 let mut candidates: Vec<SagaId> = Vec::new();
-                for shard in &*self.shards {
-                    let shard = shard.lock();
+                for shard in self.map.shards() {
                     candidates.extend(
                         shard
                             .values()
@@ -252,7 +238,7 @@ impl SagaLog for InMemoryLog {
                     if out.len() >= limit {
                         break;
                     }
-                    let mut shard = self.shard(&id).lock();
+                    let mut shard = self.map.lock(&id);
                     if let Some(e) = shard.get_mut(&id) {
                         if claimable(e) {
                             out.push(take(e));
@@ -266,8 +252,7 @@ impl SagaLog for InMemoryLog {
 
     async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {
         let mut out: Vec<SagaInstance> = Vec::new();
-        for shard in &*self.shards {
-            let shard = shard.lock();
+        for shard in self.map.shards() {
             out.extend(
                 shard
                     .values()

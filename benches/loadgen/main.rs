@@ -1,0 +1,106 @@
+//! The load generator (DESIGN §6): runs N sagas of S steps with C in flight against a log and a
+//! transport, measures a raw baseline doing the same writes in the same run, and prints one JSON line.
+//!
+//! ```text
+//! cargo bench --bench loadgen -- --log memory --transport inproc --sagas 200000 --concurrency 256 --steps 3
+//! ```
+
+mod memory;
+mod runner;
+#[cfg(feature = "sqlx")]
+mod sql;
+
+use std::sync::Arc;
+
+use runner::{run_library, Args, Stats};
+use saga::InMemoryLog;
+
+fn main() {
+    let args = match Args::parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            std::process::exit(2);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let line = rt.block_on(async {
+        if args.transport != "inproc" {
+            return Err(format!(
+                "transport {:?} is not supported by the load generator yet (use inproc)",
+                args.transport
+            ));
+        }
+        if args.log == "memory" {
+            Ok(run_memory(&args).await)
+        } else {
+            run_sql(&args).await
+        }
+    });
+    match line {
+        Ok(json) => println!("{json}"),
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn run_memory(args: &Args) -> serde_json::Value {
+    // Warm-up, so allocator and runtime are in steady state for both contenders.
+    let warm = Args {
+        sagas: args.sagas / 10,
+        ..args.clone()
+    };
+    let _ = memory::baseline(&warm).await;
+    let _ = run_library(&warm, Arc::new(InMemoryLog::new())).await;
+
+    // LOADGEN_ONLY=library skips the baseline (for profiling the library alone).
+    if std::env::var("LOADGEN_ONLY").as_deref() == Ok("library") {
+        let lib = run_library(args, Arc::new(InMemoryLog::new())).await;
+        return report(args, lib, None, lib);
+    }
+    let baseline = memory::baseline(args).await;
+    let log = Arc::new(InMemoryLog::new());
+    let lib = run_library(args, log.clone()).await;
+    let stats = log.stats();
+    let commits = (stats.creates + stats.appends) as f64 / args.sagas as f64;
+    report(args, lib, Some(commits), baseline)
+}
+
+#[cfg(feature = "sqlx")]
+async fn run_sql(args: &Args) -> Result<serde_json::Value, String> {
+    let (lib, commits, baseline) = sql::run(args).await?;
+    Ok(report(args, lib, commits, baseline))
+}
+
+#[cfg(not(feature = "sqlx"))]
+async fn run_sql(args: &Args) -> Result<serde_json::Value, String> {
+    Err(format!(
+        "log {:?} needs the `sqlx` feature (and `postgres`/`mysql` for those URLs)",
+        args.log.split("://").next().unwrap_or_default()
+    ))
+}
+
+/// The JSON line of DESIGN §6.
+pub fn report(args: &Args, lib: Stats, commits: Option<f64>, baseline: Stats) -> serde_json::Value {
+    let scheme = args.log.split("://").next().unwrap_or_default().to_owned();
+    serde_json::json!({
+        "log": scheme,
+        "transport": args.transport,
+        "sagas": args.sagas,
+        "concurrency": args.concurrency,
+        "steps": args.steps,
+        "fail_at": args.fail_at,
+        "group_commit": args.group_commit,
+        "sagas_per_sec": lib.json()["sagas_per_sec"],
+        "p50_ms": lib.json()["p50_ms"],
+        "p99_ms": lib.json()["p99_ms"],
+        "commits_per_saga": commits.map(|c| (c * 100.0).round() / 100.0),
+        "baseline": baseline.json(),
+        "ratio": ((lib.sagas_per_sec / baseline.sagas_per_sec) * 1000.0).round() / 1000.0,
+    })
+}

@@ -1,0 +1,158 @@
+//! The shared driver of the load generator: N sagas, C in flight, latency percentiles.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use saga::{
+    compensation_fn, step_fn, Executor, SagaDefinition, SagaLog, SagaState, StepContext, StepError,
+};
+
+/// Command-line arguments (see DESIGN §6).
+#[derive(Debug, Clone)]
+pub struct Args {
+    pub log: String,
+    pub transport: String,
+    pub sagas: usize,
+    pub concurrency: usize,
+    pub steps: usize,
+    /// 1-based step that fails permanently, if any.
+    pub fail_at: Option<usize>,
+    /// Coalesce appends of concurrent sagas (SQL logs).
+    pub group_commit: bool,
+}
+
+impl Args {
+    pub fn parse() -> Result<Self, String> {
+        let mut a = Self {
+            log: "memory".into(),
+            transport: "inproc".into(),
+            sagas: 200_000,
+            concurrency: 256,
+            steps: 3,
+            fail_at: None,
+            group_commit: false,
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(flag) = it.next() {
+            let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+            let num = |v: String| v.parse::<usize>().map_err(|e| format!("{flag}: {e}"));
+            match flag.as_str() {
+                "--log" => a.log = value()?,
+                "--transport" => a.transport = value()?,
+                "--sagas" => a.sagas = num(value()?)?,
+                "--concurrency" => a.concurrency = num(value()?)?.max(1),
+                "--steps" => a.steps = num(value()?)?.max(1),
+                "--fail-at" => a.fail_at = Some(num(value()?)?),
+                "--group-commit" => a.group_commit = true,
+                // cargo bench passes --bench to harness = false targets.
+                "--bench" => {}
+                other => return Err(format!("unknown argument {other}")),
+            }
+        }
+        if a.fail_at.is_some_and(|k| k == 0 || k > a.steps) {
+            return Err("--fail-at must be within 1..=steps".into());
+        }
+        Ok(a)
+    }
+}
+
+/// Throughput and latency of one run.
+#[derive(Debug, Clone, Copy)]
+pub struct Stats {
+    pub sagas_per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+impl Stats {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "sagas_per_sec": self.sagas_per_sec.round(),
+            "p50_ms": (self.p50_ms * 1000.0).round() / 1000.0,
+            "p99_ms": (self.p99_ms * 1000.0).round() / 1000.0,
+        })
+    }
+}
+
+/// Runs `one(i)` for i in 0..n with `concurrency` workers, timing each call.
+pub async fn drive<F, Fut>(n: usize, concurrency: usize, one: F) -> Stats
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let one = Arc::new(one);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut workers = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let one = Arc::clone(&one);
+        let next = Arc::clone(&next);
+        workers.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(n / concurrency + 1);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return lat;
+                }
+                let t = Instant::now();
+                one(i).await;
+                lat.push(t.elapsed());
+            }
+        }));
+    }
+    let mut all: Vec<Duration> = Vec::with_capacity(n);
+    for w in workers {
+        all.extend(w.await.expect("worker"));
+    }
+    let elapsed = start.elapsed();
+    all.sort_unstable();
+    let pct = |p: f64| {
+        let idx = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len().max(1)) - 1;
+        all.get(idx).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    Stats {
+        sagas_per_sec: n as f64 / elapsed.as_secs_f64(),
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    }
+}
+
+/// The benchmark saga: `steps` no-op compensatable steps over `()`, step `fail_at` refusing.
+pub fn definition(steps: usize, fail_at: Option<usize>) -> SagaDefinition<()> {
+    let mut b = SagaDefinition::<()>::builder("loadgen", 1);
+    for i in 1..=steps {
+        let fails = fail_at == Some(i);
+        b = b.compensatable(
+            format!("step-{i}"),
+            step_fn(move |_: StepContext, d: ()| async move {
+                if fails {
+                    Err(StepError::permanent("loadgen failure"))
+                } else {
+                    Ok(d)
+                }
+            }),
+            compensation_fn(|_: StepContext, _: ()| async { Ok::<_, StepError>(()) }),
+        );
+    }
+    b.build().expect("valid loadgen definition")
+}
+
+/// Runs the library over `log` and checks every saga ended as expected.
+pub async fn run_library(args: &Args, log: Arc<dyn SagaLog>) -> Stats {
+    let exec = Executor::new(definition(args.steps, args.fail_at), log);
+    let want = if args.fail_at.is_some() {
+        SagaState::Compensated
+    } else {
+        SagaState::Completed
+    };
+    drive(args.sagas, args.concurrency, move |_| {
+        let exec = exec.clone();
+        async move {
+            let outcome = exec.run(()).await.expect("saga runs");
+            assert_eq!(outcome.state, want, "saga ended as expected");
+        }
+    })
+    .await
+}
