@@ -1,0 +1,546 @@
+//! Executor behaviour beyond the property tests: cancel, deadlines, timeouts, stuck sagas and operator
+//! actions, status, ownership, and tracing spans.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use saga::{
+    compensation_fn, step_fn, CancelRefusal, Error, Executor, ExecutorConfig, InMemoryLog,
+    LogError, RetryPolicy, SagaDefinition, SagaId, SagaState, StepContext, StepError, StepSpec,
+};
+use tokio::sync::{Notify, Semaphore};
+
+type Calls = Arc<parking_lot::Mutex<Vec<String>>>;
+
+fn calls() -> Calls {
+    Arc::default()
+}
+
+fn ok_step(calls: &Calls, name: &'static str) -> impl saga::Step<u32> {
+    let calls = calls.clone();
+    step_fn(move |_: StepContext, n: u32| {
+        let calls = calls.clone();
+        async move {
+            calls.lock().push(name.to_owned());
+            Ok::<_, StepError>(n + 1)
+        }
+    })
+}
+
+fn undo(calls: &Calls, name: &'static str) -> impl saga::Compensation<u32> {
+    let calls = calls.clone();
+    compensation_fn(move |_: StepContext, _: u32| {
+        let calls = calls.clone();
+        async move {
+            calls.lock().push(format!("undo {name}"));
+            Ok::<_, StepError>(())
+        }
+    })
+}
+
+/// A step that waits at a gate until the test opens it.
+fn gated(
+    calls: &Calls,
+    name: &'static str,
+    entered: Arc<Notify>,
+    gate: Arc<Semaphore>,
+) -> impl saga::Step<u32> {
+    let calls = calls.clone();
+    step_fn(move |_: StepContext, n: u32| {
+        let (calls, entered, gate) = (calls.clone(), entered.clone(), gate.clone());
+        async move {
+            calls.lock().push(name.to_owned());
+            entered.notify_one();
+            let _permit = gate
+                .acquire()
+                .await
+                .map_err(|_| StepError::transient("gate closed"))?;
+            Ok::<_, StepError>(n + 1)
+        }
+    })
+}
+
+#[tokio::test]
+async fn cancel_before_the_pivot_compensates_started_steps() {
+    let c = calls();
+    let entered = Arc::new(Notify::new());
+    let gate = Arc::new(Semaphore::new(0));
+    let def = SagaDefinition::builder("cancel", 1)
+        .compensatable("a", ok_step(&c, "a"), undo(&c, "a"))
+        .compensatable(
+            "b",
+            gated(&c, "b", entered.clone(), gate.clone()),
+            undo(&c, "b"),
+        )
+        .pivot("c", ok_step(&c, "c"))
+        .build()
+        .expect("valid");
+    let exec = Executor::new(def, Arc::new(InMemoryLog::new()));
+    let handle = exec.start(0).await.expect("start");
+    entered.notified().await;
+    exec.cancel(handle.id())
+        .await
+        .expect("cancel before the pivot is accepted");
+    gate.add_permits(1);
+    let outcome = handle.outcome().await.expect("outcome");
+    assert_eq!(outcome.state, SagaState::Compensated);
+    assert_eq!(
+        *c.lock(),
+        ["a", "b", "undo b", "undo a"],
+        "b finished, then both undone; c never ran"
+    );
+    let status = exec.status(outcome.id).await.expect("status");
+    assert!(status
+        .history
+        .iter()
+        .any(|h| h.event == "aborted" && h.detail.as_deref() == Some("cancelled")));
+}
+
+#[tokio::test]
+async fn cancel_after_the_pivot_is_refused_and_the_saga_completes() {
+    let c = calls();
+    let entered = Arc::new(Notify::new());
+    let gate = Arc::new(Semaphore::new(0));
+    let def = SagaDefinition::builder("late-cancel", 1)
+        .compensatable("a", ok_step(&c, "a"), undo(&c, "a"))
+        .pivot("pay", gated(&c, "pay", entered.clone(), gate.clone()))
+        .retriable("ship", ok_step(&c, "ship"))
+        .build()
+        .expect("valid");
+    let exec = Executor::new(def, Arc::new(InMemoryLog::new()));
+    let handle = exec.start(0).await.expect("start");
+    entered.notified().await;
+    let err = exec.cancel(handle.id()).await.expect_err("past the pivot");
+    assert!(
+        matches!(
+            err,
+            Error::CancelRefused {
+                reason: CancelRefusal::PastPivot,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    gate.add_permits(1);
+    let outcome = handle.outcome().await.expect("outcome");
+    assert_eq!(outcome.state, SagaState::Completed);
+    assert_eq!(outcome.data, 3);
+    let err = exec.cancel(outcome.id).await.expect_err("finished");
+    assert!(matches!(
+        err,
+        Error::CancelRefused {
+            reason: CancelRefusal::Finished(SagaState::Completed),
+            ..
+        }
+    ));
+    let err = exec.cancel(SagaId::new()).await.expect_err("unknown");
+    assert!(matches!(err, Error::UnknownSaga { .. }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_before_the_pivot_compensates_including_the_interrupted_step() {
+    let c = calls();
+    let slow = {
+        let c = c.clone();
+        step_fn(move |_: StepContext, n: u32| {
+            let c = c.clone();
+            async move {
+                c.lock().push("slow".into());
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Ok::<_, StepError>(n + 1)
+            }
+        })
+    };
+    let def = SagaDefinition::builder("deadline", 1)
+        .compensatable("a", ok_step(&c, "a"), undo(&c, "a"))
+        .compensatable("slow", slow, undo(&c, "slow"))
+        .pivot("p", ok_step(&c, "p"))
+        .deadline(Duration::from_secs(5))
+        .build()
+        .expect("valid");
+    let exec = Executor::new(def, Arc::new(InMemoryLog::new()));
+    let outcome = exec.run(0).await.expect("run");
+    assert_eq!(outcome.state, SagaState::Compensated);
+    assert_eq!(
+        *c.lock(),
+        ["a", "slow", "undo slow", "undo a"],
+        "the interrupted step has an unknown outcome and is compensated"
+    );
+    let status = exec.status(outcome.id).await.expect("status");
+    let unknown = status
+        .history
+        .iter()
+        .find(|h| h.event == "step_unknown")
+        .expect("step_unknown recorded");
+    assert_eq!(unknown.step_name.as_deref(), Some("slow"));
+    assert_eq!(unknown.detail.as_deref(), Some("saga deadline exceeded"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_the_pivot_a_deadline_no_longer_applies() {
+    let c = calls();
+    let slow = step_fn(|_: StepContext, n: u32| async move {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        Ok::<_, StepError>(n + 1)
+    });
+    let def = SagaDefinition::builder("deadline-late", 1)
+        .pivot("pay", ok_step(&c, "pay"))
+        .retriable("ship", slow)
+        .deadline(Duration::from_secs(5))
+        .build()
+        .expect("valid");
+    let outcome = Executor::new(def, Arc::new(InMemoryLog::new()))
+        .run(0)
+        .await
+        .expect("run");
+    assert_eq!(outcome.state, SagaState::Completed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_that_keeps_timing_out_is_retried_then_compensated() {
+    let c = calls();
+    let attempts = Arc::new(AtomicU32::new(0));
+    let hang = {
+        let attempts = attempts.clone();
+        step_fn(move |_: StepContext, n: u32| {
+            let attempts = attempts.clone();
+            async move {
+                attempts.fetch_add(1, Ordering::SeqCst);
+                std::future::pending::<()>().await;
+                Ok::<_, StepError>(n)
+            }
+        })
+    };
+    let def = SagaDefinition::builder("timeout", 1)
+        .compensatable("a", ok_step(&c, "a"), undo(&c, "a"))
+        .step(
+            StepSpec::compensatable("hang", hang, undo(&c, "hang"))
+                .with_timeout(Duration::from_millis(100)),
+        )
+        .build()
+        .expect("valid");
+    let outcome = Executor::new(def, Arc::new(InMemoryLog::new()))
+        .run(0)
+        .await
+        .expect("run");
+    assert_eq!(outcome.state, SagaState::Compensated);
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        3,
+        "default policy: 3 attempts"
+    );
+    assert_eq!(*c.lock(), ["a", "undo hang", "undo a"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_compensation_that_gives_up_parks_the_saga_until_an_operator_retries() {
+    let c = calls();
+    let healthy = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flaky_undo = {
+        let (c, healthy) = (c.clone(), healthy.clone());
+        compensation_fn(move |_: StepContext, _: u32| {
+            let (c, healthy) = (c.clone(), healthy.clone());
+            async move {
+                if healthy.load(Ordering::SeqCst) {
+                    c.lock().push("undo a".into());
+                    Ok(())
+                } else {
+                    Err(StepError::transient("refund service down"))
+                }
+            }
+        })
+    };
+    let refuse = step_fn(|_: StepContext, _: u32| async {
+        Err::<u32, _>(StepError::permanent("card declined"))
+    });
+    let def = SagaDefinition::builder("stuck", 1)
+        .step(
+            StepSpec::compensatable("a", ok_step(&c, "a"), flaky_undo)
+                .with_compensation_retry(RetryPolicy::default().with_max_attempts(2)),
+        )
+        .pivot("pay", refuse)
+        .build()
+        .expect("valid");
+    let exec = Executor::new(def, Arc::new(InMemoryLog::new()));
+    let outcome = exec.run(0).await.expect("run");
+    assert_eq!(outcome.state, SagaState::Stuck, "never silently failed");
+    let status = exec.status(outcome.id).await.expect("status");
+    assert_eq!(status.state, SagaState::Stuck);
+    assert_eq!(
+        status.current_step.as_ref().map(|s| s.1.as_str()),
+        Some("a")
+    );
+    assert_eq!(
+        status.history.last().map(|h| h.event),
+        Some("stuck_compensating")
+    );
+
+    // Recovery leaves stuck sagas alone.
+    assert_eq!(exec.recover().await.expect("recover").resumed(), 0);
+
+    healthy.store(true, Ordering::SeqCst);
+    let retried = exec.retry(outcome.id).await.expect("operator retry");
+    assert_eq!(retried.state, SagaState::Compensated);
+    assert_eq!(*c.lock(), ["a", "undo a"]);
+    let err = exec.retry(outcome.id).await.expect_err("no longer stuck");
+    assert!(matches!(
+        err,
+        Error::NotStuck {
+            state: SagaState::Compensated,
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn an_operator_can_resolve_a_stuck_saga() {
+    let refuse =
+        step_fn(|_: StepContext, _: u32| async { Err::<u32, _>(StepError::permanent("gone")) });
+    let def = SagaDefinition::builder("resolve", 1)
+        .pivot(
+            "p",
+            step_fn(|_: StepContext, n: u32| async move { Ok::<_, StepError>(n) }),
+        )
+        .retriable("r", refuse)
+        .build()
+        .expect("valid");
+    let exec = Executor::new(def, Arc::new(InMemoryLog::new()));
+    let outcome = exec.run(0).await.expect("run");
+    assert_eq!(
+        outcome.state,
+        SagaState::Stuck,
+        "a retriable step that refuses parks the saga"
+    );
+    exec.resolve(outcome.id, "shipped by hand")
+        .await
+        .expect("resolve");
+    let status = exec.status(outcome.id).await.expect("status");
+    assert_eq!(status.state, SagaState::Resolved);
+    let last = status.history.last().expect("history");
+    assert_eq!(
+        (last.event, last.detail.as_deref()),
+        ("operator_resolved", Some("shipped by hand"))
+    );
+}
+
+#[tokio::test]
+async fn status_reports_state_current_step_and_history() {
+    let c = calls();
+    let entered = Arc::new(Notify::new());
+    let gate = Arc::new(Semaphore::new(0));
+    let def = SagaDefinition::builder("status", 1)
+        .compensatable("a", ok_step(&c, "a"), undo(&c, "a"))
+        .compensatable(
+            "b",
+            gated(&c, "b", entered.clone(), gate.clone()),
+            undo(&c, "b"),
+        )
+        .build()
+        .expect("valid");
+    let exec = Executor::new(def, Arc::new(InMemoryLog::new()));
+    let handle = exec.start(0).await.expect("start");
+    let id = handle.id();
+    entered.notified().await;
+    let status = exec.status(id).await.expect("status");
+    assert_eq!(status.state, SagaState::Running);
+    assert_eq!(
+        status.current_step,
+        Some((1, "b".to_owned(), saga::Direction::Forward))
+    );
+    let events: Vec<_> = status
+        .history
+        .iter()
+        .map(|h| (h.event, h.step_name.clone()))
+        .collect();
+    assert_eq!(
+        events,
+        [("started", None), ("step_completed", Some("a".to_owned()))]
+    );
+    gate.add_permits(1);
+    handle.outcome().await.expect("outcome");
+    let status = exec.status(id).await.expect("status");
+    assert_eq!(status.state, SagaState::Completed);
+    assert_eq!(status.current_step, None);
+    assert_eq!(status.history.len(), 4);
+    assert!(matches!(
+        exec.status(SagaId::new()).await,
+        Err(Error::UnknownSaga { .. })
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stale_executor_gets_a_conflict_and_the_new_owner_finishes() {
+    let c = calls();
+    let entered = Arc::new(Notify::new());
+    let gate = Arc::new(Semaphore::new(0));
+    let log = Arc::new(InMemoryLog::new());
+    let ttl = Duration::from_secs(10);
+    let first = Executor::with_config(
+        SagaDefinition::builder("owned", 1)
+            .compensatable(
+                "a",
+                gated(&c, "a", entered.clone(), gate.clone()),
+                undo(&c, "a"),
+            )
+            .build()
+            .expect("valid"),
+        log.clone(),
+        ExecutorConfig::default()
+            .with_owner_id("first")
+            .with_lease_ttl(ttl),
+    );
+    let second = Executor::with_config(
+        SagaDefinition::builder("owned", 1)
+            .compensatable("a", ok_step(&c, "a (second)"), undo(&c, "a"))
+            .build()
+            .expect("valid"),
+        log.clone(),
+        ExecutorConfig::default()
+            .with_owner_id("second")
+            .with_lease_ttl(ttl),
+    );
+    let handle = first.start(0).await.expect("start");
+    entered.notified().await;
+    assert_eq!(
+        second.recover().await.expect("recover").resumed(),
+        0,
+        "a live lease is respected"
+    );
+    tokio::time::advance(ttl + Duration::from_secs(1)).await;
+    let report = second.recover().await.expect("recover");
+    assert_eq!(
+        report.completed, 1,
+        "the expired saga is taken over and finished"
+    );
+    gate.add_permits(1);
+    let err = handle
+        .outcome()
+        .await
+        .expect_err("the stale driver must stop");
+    assert!(
+        matches!(err, Error::Log(LogError::Conflict { .. })),
+        "{err:?}"
+    );
+    let status = second.status(report_id(&log).await).await.expect("status");
+    assert_eq!(status.state, SagaState::Completed);
+    assert_eq!(
+        status
+            .history
+            .iter()
+            .filter(|h| h.event == "step_completed")
+            .count(),
+        1,
+        "one completion recorded"
+    );
+}
+
+async fn report_id(log: &InMemoryLog) -> SagaId {
+    use saga::log::ListQuery;
+    use saga::SagaLog;
+    log.list(ListQuery::in_states([], 1)).await.expect("list")[0].id
+}
+
+#[tokio::test]
+async fn a_caller_chosen_id_cannot_start_twice() {
+    let c = calls();
+    let def = SagaDefinition::builder("idempotent-start", 1)
+        .compensatable("a", ok_step(&c, "a"), undo(&c, "a"))
+        .build()
+        .expect("valid");
+    let exec = Executor::new(def, Arc::new(InMemoryLog::new()));
+    let id = SagaId::new();
+    exec.run_with_id(id, 0).await.expect("first");
+    let err = exec
+        .run_with_id(id, 0)
+        .await
+        .expect_err("second start of the same id");
+    assert!(matches!(
+        err,
+        Error::Log(LogError::Conflict {
+            kind: saga::log::ConflictKind::AlreadyExists,
+            ..
+        })
+    ));
+    assert_eq!(c.lock().len(), 1, "the step ran once");
+}
+
+mod spans {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use parking_lot::Mutex;
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata, Subscriber};
+
+    /// Records the names and saga ids of the spans created.
+    #[derive(Default)]
+    pub struct Spans {
+        next: AtomicU64,
+        pub seen: Mutex<Vec<(String, String)>>,
+    }
+
+    /// The subscriber handed to `tracing`, sharing [`Spans`] with the test.
+    pub struct Recorder(pub Arc<Spans>);
+
+    struct SagaIdField<'a>(&'a mut String);
+    impl tracing::field::Visit for SagaIdField<'_> {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "saga_id" {
+                *self.0 = format!("{value:?}");
+            }
+        }
+    }
+
+    impl Subscriber for Recorder {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, span: &Attributes<'_>) -> Id {
+            let mut id = String::new();
+            span.record(&mut SagaIdField(&mut id));
+            self.0.seen
+                .lock()
+                .push((span.metadata().name().to_owned(), id));
+            Id::from_u64(self.0.next.fetch_add(1, Ordering::Relaxed) + 1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, _: &Event<'_>) {}
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+}
+
+#[test]
+fn every_saga_and_step_runs_in_a_span_carrying_the_saga_id() {
+    let spans = Arc::new(spans::Spans::default());
+    let dispatch = tracing::Dispatch::new(spans::Recorder(spans.clone()));
+    let c = calls();
+    let def = SagaDefinition::builder("spans", 1)
+        .compensatable("a", ok_step(&c, "a"), undo(&c, "a"))
+        .compensatable("b", ok_step(&c, "b"), undo(&c, "b"))
+        .build()
+        .expect("valid");
+    let exec = Executor::new(def, Arc::new(InMemoryLog::new()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let outcome =
+        tracing::dispatcher::with_default(&dispatch, || rt.block_on(exec.run(0))).expect("run");
+    let id = outcome.id.to_string();
+    let seen = spans.seen.lock();
+    assert_eq!(
+        seen.iter().filter(|(n, i)| n == "saga" && *i == id).count(),
+        1,
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.iter()
+            .filter(|(n, i)| n == "saga.step" && *i == id)
+            .count(),
+        2,
+        "{seen:?}"
+    );
+}
