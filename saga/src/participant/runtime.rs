@@ -145,6 +145,9 @@ impl ParticipantBuilder {
 
 /// A running participant: a service that handles saga commands and choreography events.
 ///
+/// Dropping the handle stops the participant like [`shutdown`](Self::shutdown) does (messages in flight
+/// finish on the task), without waiting for it.
+///
 /// ```
 /// # async fn demo() -> Result<(), saga::transport::TransportError> {
 /// use std::sync::Arc;
