@@ -58,10 +58,17 @@ async fn run_memory(args: &Args) -> serde_json::Value {
     let _ = memory::baseline(&warm).await;
     let _ = run_library(&warm, Arc::new(InMemoryLog::new())).await;
 
-    // LOADGEN_ONLY=library skips the baseline (for profiling the library alone).
-    if std::env::var("LOADGEN_ONLY").as_deref() == Ok("library") {
-        let lib = run_library(args, Arc::new(InMemoryLog::new())).await;
-        return report(args, lib, None, lib);
+    // LOADGEN_ONLY=library|baseline runs one contender (for profiling); the ratio is then 1.
+    match std::env::var("LOADGEN_ONLY").as_deref() {
+        Ok("library") => {
+            let lib = run_library(args, Arc::new(InMemoryLog::new())).await;
+            return report(args, lib, None, lib);
+        }
+        Ok("baseline") => {
+            let base = memory::baseline(args).await;
+            return report(args, base, None, base);
+        }
+        _ => {}
     }
     let baseline = memory::baseline(args).await;
     let log = Arc::new(InMemoryLog::new());
