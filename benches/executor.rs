@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use saga::{compensation_fn, step_fn, Executor, InMemoryLog, SagaDefinition, StepContext, StepError};
+use saga::{
+    compensation_fn, step_fn, Executor, InMemoryLog, SagaDefinition, StepContext, StepError,
+};
 
 fn definition(steps: usize) -> SagaDefinition<u64> {
     let mut b = SagaDefinition::<u64>::builder("bench", 1);
