@@ -499,7 +499,8 @@ mod spans {
         fn new_span(&self, span: &Attributes<'_>) -> Id {
             let mut id = String::new();
             span.record(&mut SagaIdField(&mut id));
-            self.0.seen
+            self.0
+                .seen
                 .lock()
                 .push((span.metadata().name().to_owned(), id));
             Id::from_u64(self.0.next.fetch_add(1, Ordering::Relaxed) + 1)

@@ -2,7 +2,7 @@
 //! backend runs.
 
 pub mod conformance;
-pub mod faulty_transport;
 mod crash_log;
+pub mod faulty_transport;
 
 pub use crash_log::{CrashPoint, CrashingLog};

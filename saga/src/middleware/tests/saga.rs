@@ -77,7 +77,11 @@ async fn a_breaker_that_stays_open_past_the_retry_budget_compensates_the_step() 
     let executor = Executor::new(def, Arc::new(InMemoryLog::new()));
     let outcome = executor.run(0).await.expect("the saga ran");
     assert_eq!(outcome.state, SagaState::Compensated);
-    assert_eq!(ship.calls(), 1, "only the half-open trial reached the carrier");
+    assert_eq!(
+        ship.calls(),
+        1,
+        "only the half-open trial reached the carrier"
+    );
     assert_eq!(carrier.state(), CircuitState::Open);
     let history = executor.status(outcome.id).await.expect("status").history;
     assert!(
