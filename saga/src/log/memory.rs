@@ -45,6 +45,9 @@ pub struct InMemoryLog {
     map: ShardedMap<SagaId, Entry>,
     creates: AtomicU64,
     appends: AtomicU64,
+    /// Wall-clock milliseconds and tokio instant at construction: record times are derived from tokio's
+    /// clock (one clock read per call, and paused-clock tests see consistent times).
+    epoch: (u64, Instant),
 }
 
 impl Default for InMemoryLog {
@@ -69,7 +72,18 @@ impl InMemoryLog {
             map: ShardedMap::new(SHARDS),
             creates: AtomicU64::new(0),
             appends: AtomicU64::new(0),
+            epoch: (now_ms(), Instant::now()),
         }
+    }
+
+    fn clock(&self) -> (Instant, u64) {
+        let now = Instant::now();
+        let since = now.saturating_duration_since(self.epoch.1).as_millis();
+        let ms = self
+            .epoch
+            .0
+            .saturating_add(u64::try_from(since).unwrap_or(u64::MAX));
+        (now, ms)
     }
 
     /// Commit counters so far.
@@ -82,24 +96,26 @@ impl InMemoryLog {
     }
 }
 
-fn lease_deadline(ttl: std::time::Duration) -> Instant {
-    let now = Instant::now();
+fn lease_deadline(now: Instant, ttl: std::time::Duration) -> Instant {
     now.checked_add(ttl).unwrap_or(now)
 }
+
+/// Records usually held per saga (start, a few steps, the end): one allocation for most sagas.
+const RECORDS_HINT: usize = 6;
 
 #[async_trait]
 impl SagaLog for InMemoryLog {
     async fn create(&self, saga: NewSaga) -> Result<Lease, LogError> {
-        let now = now_ms();
+        let (instant, now) = self.clock();
         let mut shard = self.map.lock(&saga.id);
-        if shard.contains_key(&saga.id) {
+        let std::collections::hash_map::Entry::Vacant(slot) = shard.entry(saga.id) else {
             return Err(LogError::conflict(
                 saga.id,
                 ConflictKind::AlreadyExists,
                 0,
                 None,
             ));
-        }
+        };
         let instance = SagaInstance::new(
             saga.id,
             saga.definition,
@@ -112,25 +128,26 @@ impl SagaLog for InMemoryLog {
             now,
             now,
         );
-        shard.insert(
-            saga.id,
-            Entry {
-                instance,
-                lease_until: Some(lease_deadline(saga.lease_ttl)),
-                records: vec![LogRecord {
+        slot.insert(Entry {
+            instance,
+            lease_until: Some(lease_deadline(instant, saga.lease_ttl)),
+            records: {
+                let mut records = Vec::with_capacity(RECORDS_HINT);
+                records.push(LogRecord {
                     seq: 1,
                     at_ms: now,
                     event: super::LogEvent::Started { data: saga.data },
-                }],
+                });
+                records
             },
-        );
+        });
         drop(shard);
         self.creates.fetch_add(1, Ordering::Relaxed);
         Ok(Lease { fence: 1 })
     }
 
     async fn append(&self, append: Append<'_>) -> Result<u64, LogError> {
-        let now = now_ms();
+        let (instant, now) = self.clock();
         let mut shard = self.map.lock(&append.id);
         let entry = shard
             .get_mut(&append.id)
@@ -161,7 +178,7 @@ impl SagaLog for InMemoryLog {
             inst.owner = None;
             entry.lease_until = None;
         } else {
-            entry.lease_until = Some(lease_deadline(append.lease_ttl));
+            entry.lease_until = Some(lease_deadline(instant, append.lease_ttl));
         }
         let version = inst.version;
         drop(shard);
@@ -188,7 +205,7 @@ impl SagaLog for InMemoryLog {
                 e.instance.fence += 1;
                 e.instance.owner = Some(claim.owner.clone());
             }
-            e.lease_until = Some(lease_deadline(claim.lease_ttl));
+            e.lease_until = Some(lease_deadline(now, claim.lease_ttl));
             Claimed {
                 snapshot: SagaSnapshot {
                     instance: e.instance.clone(),
