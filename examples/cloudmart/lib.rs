@@ -1,0 +1,22 @@
+//! CloudMart, the example system of the saga workspace: an online bookstore whose order process runs
+//! as a saga, orchestrated by the executor or choreographed through events, over four services that
+//! each own their state. `main.rs` is the command line; the integration tests (`tests/cloudmart_*.rs`)
+//! include this module tree with `#[path = "../examples/cloudmart/lib.rs"] mod cloudmart;`.
+
+#![allow(dead_code)]
+
+pub mod choreography;
+pub mod cli;
+pub mod crash;
+pub mod engine;
+pub mod error;
+pub mod history;
+pub mod http;
+pub mod logs;
+pub mod model;
+pub mod orchestration;
+pub mod report;
+pub mod scenarios;
+pub mod seed;
+pub mod services;
+pub mod store;

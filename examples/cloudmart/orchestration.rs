@@ -1,0 +1,347 @@
+//! Orchestration: the order saga, run by the executor, with each service a participant answering
+//! commands over the transport.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use saga::participant::{CommandContext, Participant, ReplyRouter, RouterConfig};
+use saga::transport::Transport;
+use saga::{
+    Executor, ExecutorConfig, RecoveryReport, RetryPolicy, SagaDefinition, SagaId, SagaLog,
+    StepError, StepSpec,
+};
+
+use crate::cloudmart::error::AppError;
+use crate::cloudmart::history::{self, OrderReport};
+use crate::cloudmart::model::{OrderRequest, OrderSaga};
+use crate::cloudmart::services::{OrderStatus, Services};
+
+/// The saga definition's name.
+pub const SAGA_NAME: &str = "cloudmart-order";
+
+/// The order saga: `create_order → reserve_stock → process_payment → arrange_shipping`, each undone by
+/// its compensation, then `approve_order` (retriable: once shipped, the order only goes forward).
+///
+/// # Errors
+/// Never in practice: the step order is fixed and valid.
+pub fn definition(router: &ReplyRouter) -> Result<SagaDefinition<OrderSaga>, AppError> {
+    let quick = RetryPolicy::default()
+        .with_initial_delay(Duration::from_millis(5))
+        .with_max_delay(Duration::from_millis(50));
+    let data = |d: &OrderSaga| d.clone();
+    Ok(SagaDefinition::<OrderSaga>::builder(SAGA_NAME, 1)
+        .step(
+            StepSpec::compensatable(
+                "create_order",
+                router.step(
+                    "order",
+                    "create_order",
+                    data,
+                    |_: &mut OrderSaga, _: String| {},
+                ),
+                router.compensation("order", "cancel_order", data),
+            )
+            .with_retry(quick),
+        )
+        .step(
+            StepSpec::compensatable(
+                "reserve_stock",
+                router.step(
+                    "inventory",
+                    "reserve_stock",
+                    data,
+                    |_: &mut OrderSaga, _: String| {},
+                ),
+                router.compensation("inventory", "release_stock", data),
+            )
+            .with_retry(quick),
+        )
+        .step(
+            StepSpec::compensatable(
+                "process_payment",
+                router.step(
+                    "payment",
+                    "process_payment",
+                    data,
+                    |d: &mut OrderSaga, id: String| d.payment_id = Some(id),
+                ),
+                router.compensation("payment", "refund_payment", data),
+            )
+            .with_retry(quick),
+        )
+        .step(
+            // The carrier is retried once; an open breaker is a refusal (fail fast).
+            StepSpec::compensatable(
+                "arrange_shipping",
+                router.step(
+                    "shipping",
+                    "arrange_shipping",
+                    data,
+                    |d: &mut OrderSaga, t: String| d.tracking_number = Some(t),
+                ),
+                router.compensation("shipping", "cancel_shipping", data),
+            )
+            .with_retry(
+                RetryPolicy::default()
+                    .with_max_attempts(2)
+                    .with_initial_delay(Duration::from_millis(1))
+                    .with_max_delay(Duration::from_millis(5)),
+            ),
+        )
+        .step(
+            StepSpec::retriable(
+                "approve_order",
+                router.step(
+                    "order",
+                    "approve_order",
+                    data,
+                    |_: &mut OrderSaga, _: ()| {},
+                ),
+            )
+            .with_retry(RetryPolicy::forever().with_initial_delay(Duration::from_millis(5))),
+        )
+        .build()?)
+}
+
+fn key(ctx: &CommandContext) -> String {
+    ctx.idempotency_key().to_string()
+}
+
+/// Spawns the four services as command participants.
+///
+/// # Errors
+/// The transport refused a subscription.
+pub async fn participants(
+    services: &Arc<Services>,
+    transport: &Arc<dyn Transport>,
+) -> Result<Vec<Participant>, AppError> {
+    let s = Arc::clone(services);
+    let (s1, s2, s3) = (Arc::clone(&s), Arc::clone(&s), Arc::clone(&s));
+    let order = Participant::builder("order", Arc::clone(transport))
+        .command("create_order", move |ctx, d: OrderSaga| {
+            let s = Arc::clone(&s1);
+            async move {
+                let saga = ctx.saga_id().to_string();
+                Ok::<_, StepError>(s.order.create(&key(&ctx), &d.request, Some(saga)).await?)
+            }
+        })
+        .command("cancel_order", move |ctx, d: OrderSaga| {
+            let s = Arc::clone(&s2);
+            async move {
+                let id = &d.request.order_id;
+                Ok::<_, StepError>(
+                    s.order
+                        .finish(&key(&ctx), id, OrderStatus::Cancelled)
+                        .await?,
+                )
+            }
+        })
+        .command("approve_order", move |ctx, d: OrderSaga| {
+            let s = Arc::clone(&s3);
+            async move {
+                let id = &d.request.order_id;
+                Ok::<_, StepError>(
+                    s.order
+                        .finish(&key(&ctx), id, OrderStatus::Completed)
+                        .await?,
+                )
+            }
+        })
+        .spawn()
+        .await?;
+
+    let (s1, s2) = (Arc::clone(&s), Arc::clone(&s));
+    let inventory = Participant::builder("inventory", Arc::clone(transport))
+        .command("reserve_stock", move |ctx, d: OrderSaga| {
+            let s = Arc::clone(&s1);
+            async move {
+                let r = &d.request;
+                Ok::<_, StepError>(
+                    s.inventory
+                        .reserve(&key(&ctx), &r.order_id, &r.lines)
+                        .await?,
+                )
+            }
+        })
+        .command("release_stock", move |ctx, d: OrderSaga| {
+            let s = Arc::clone(&s2);
+            async move {
+                s.inventory.release(&key(&ctx), &d.request.order_id).await?;
+                Ok::<_, StepError>(())
+            }
+        })
+        .spawn()
+        .await?;
+
+    let (s1, s2) = (Arc::clone(&s), Arc::clone(&s));
+    let payment = Participant::builder("payment", Arc::clone(transport))
+        .command("process_payment", move |ctx, d: OrderSaga| {
+            let s = Arc::clone(&s1);
+            async move {
+                let r = &d.request;
+                let charged = s
+                    .payment
+                    .charge(&key(&ctx), &r.order_id, &r.customer_id, r.total())
+                    .await?;
+                Ok::<_, StepError>(charged)
+            }
+        })
+        .command("refund_payment", move |ctx, d: OrderSaga| {
+            let s = Arc::clone(&s2);
+            async move {
+                s.payment.cancel(&key(&ctx), &d.request.order_id).await?;
+                Ok::<_, StepError>(())
+            }
+        })
+        .spawn()
+        .await?;
+
+    let (s1, s2) = (Arc::clone(&s), s);
+    let shipping =
+        Participant::builder("shipping", Arc::clone(transport))
+            .command("arrange_shipping", move |ctx, d: OrderSaga| {
+                let s = Arc::clone(&s1);
+                async move {
+                    let id = &d.request.order_id;
+                    Ok::<_, StepError>(s.shipping.arrange(&key(&ctx), id).await?)
+                }
+            })
+            .command("cancel_shipping", move |ctx, d: OrderSaga| {
+                let s = Arc::clone(&s2);
+                async move {
+                    Ok::<_, StepError>(s.shipping.cancel(&key(&ctx), &d.request.order_id).await?)
+                }
+            })
+            .spawn()
+            .await?;
+    Ok(vec![order, inventory, payment, shipping])
+}
+
+/// The orchestrator: participants, a reply router and the executor.
+pub struct Orchestrator {
+    executor: Executor<OrderSaga>,
+    participants: Vec<Participant>,
+    _router: ReplyRouter,
+}
+
+impl std::fmt::Debug for Orchestrator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Orchestrator")
+            .field("executor", &self.executor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Orchestrator {
+    /// Starts the participants and an executor owned by `owner` (stable across restarts, so a rerun
+    /// reclaims its sagas at once).
+    ///
+    /// # Errors
+    /// Transport subscriptions failed.
+    pub async fn start(
+        services: &Arc<Services>,
+        transport: Arc<dyn Transport>,
+        log: Arc<dyn SagaLog>,
+        owner: &str,
+    ) -> Result<Self, AppError> {
+        let participants = participants(services, &transport).await?;
+        let router = ReplyRouter::start(
+            transport,
+            RouterConfig::default().with_timeout(Duration::from_secs(10)),
+        )
+        .await?;
+        let config = ExecutorConfig::default()
+            .with_owner_id(owner)
+            .with_lease_ttl(Duration::from_secs(30));
+        let executor = Executor::with_config(definition(&router)?, log, config);
+        Ok(Self {
+            executor,
+            participants,
+            _router: router,
+        })
+    }
+
+    /// The executor.
+    #[must_use]
+    pub fn executor(&self) -> &Executor<OrderSaga> {
+        &self.executor
+    }
+
+    /// Runs one order's saga to its end under `id` and reports it.
+    ///
+    /// # Errors
+    /// Log or codec failures.
+    pub async fn place(&self, id: SagaId, request: OrderRequest) -> Result<OrderReport, AppError> {
+        let order_id = request.order_id.clone();
+        self.executor
+            .run_with_id(
+                id,
+                OrderSaga {
+                    request,
+                    payment_id: None,
+                    tracking_number: None,
+                },
+            )
+            .await?;
+        self.report(&order_id, id).await
+    }
+
+    /// The order's report from the saga's status, or `None` if the log does not know the saga.
+    ///
+    /// # Errors
+    /// Log failures.
+    pub async fn try_report(
+        &self,
+        order_id: &str,
+        id: SagaId,
+    ) -> Result<Option<OrderReport>, AppError> {
+        match self.executor.status(id).await {
+            Ok(status) => Ok(Some(history::from_status(order_id, &status))),
+            Err(saga::Error::UnknownSaga { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The order's report from the saga's status.
+    ///
+    /// # Errors
+    /// Log failures; an unknown saga.
+    pub async fn report(&self, order_id: &str, id: SagaId) -> Result<OrderReport, AppError> {
+        Ok(history::from_status(
+            order_id,
+            &self.executor.status(id).await?,
+        ))
+    }
+
+    /// Resumes every unfinished saga of this owner (or with an expired lease).
+    ///
+    /// # Errors
+    /// The claim failed.
+    pub async fn recover(&self) -> Result<RecoveryReport, AppError> {
+        Ok(self.executor.recover().await?)
+    }
+
+    /// Stops the participants after the messages in flight.
+    pub async fn shutdown(self) {
+        for p in self.participants {
+            p.shutdown().await;
+        }
+    }
+
+    /// Stops at once (a crash).
+    pub fn abort(self) {
+        for p in self.participants {
+            p.abort();
+        }
+    }
+}
+
+/// The order saga's Mermaid diagram.
+///
+/// # Errors
+/// The reply router could not start.
+pub async fn mermaid() -> Result<String, AppError> {
+    let transport: Arc<dyn Transport> = Arc::new(saga::InProcTransport::new());
+    let router = ReplyRouter::start(transport, RouterConfig::default()).await?;
+    Ok(definition(&router)?.to_mermaid())
+}

@@ -1,0 +1,412 @@
+//! The scenarios of DESIGN §4, each runnable in both styles, with their expected outcomes and checks.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::future::join_all;
+use saga::middleware::CircuitState;
+use saga::{SagaId, SagaLog};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::cloudmart::engine::Engine;
+use crate::cloudmart::error::AppError;
+use crate::cloudmart::history::OrderReport;
+use crate::cloudmart::model::{OrderRequest, Style};
+use crate::cloudmart::seed;
+use crate::cloudmart::services::{CarrierMode, Services, ServicesConfig};
+
+/// A scenario of the CloudMart story.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// 田中太郎 buys one book.
+    Success,
+    /// 佐藤花子 buys two titles at once.
+    MultiItem,
+    /// The limited art book has no stock.
+    OutOfStock,
+    /// 山田一郎's wallet is too small.
+    PaymentFailure,
+    /// The carrier refuses the shipment: full rollback.
+    ShippingFailure,
+    /// 50 orders race for the 5 copies of book-123.
+    Concurrent,
+    /// The carrier goes down; the breaker opens, fails fast, half-opens, closes.
+    CarrierOutage,
+    /// The payment gateway is slow; the bulkhead caps concurrent calls.
+    SlowGateway,
+    /// The process dies mid-saga; a restart finishes from the log.
+    Crash,
+}
+
+impl Scenario {
+    /// Every scenario, in the order they run.
+    pub const ALL: [Self; 9] = [
+        Self::Success,
+        Self::MultiItem,
+        Self::OutOfStock,
+        Self::PaymentFailure,
+        Self::ShippingFailure,
+        Self::Concurrent,
+        Self::CarrierOutage,
+        Self::SlowGateway,
+        Self::Crash,
+    ];
+
+    /// The scenario's name on the command line.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::MultiItem => "multi-item",
+            Self::OutOfStock => "out-of-stock",
+            Self::PaymentFailure => "payment-failure",
+            Self::ShippingFailure => "shipping-failure",
+            Self::Concurrent => "concurrent",
+            Self::CarrierOutage => "carrier-outage",
+            Self::SlowGateway => "slow-gateway",
+            Self::Crash => "crash",
+        }
+    }
+
+    /// Parses a name.
+    ///
+    /// # Errors
+    /// [`AppError::Usage`] listing the names.
+    pub fn parse(name: &str) -> Result<Self, AppError> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<_> = Self::ALL.iter().map(|s| s.name()).collect();
+                AppError::Usage(format!(
+                    "unknown scenario {name:?}; expected one of: {}",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+/// One named check of a scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// What was checked.
+    pub name: String,
+    /// Whether it held.
+    pub ok: bool,
+    /// The observed values.
+    pub detail: String,
+}
+
+/// How a scenario ended in one style.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioResult {
+    /// Which scenario.
+    pub scenario: Scenario,
+    /// Which style.
+    pub style: Style,
+    /// What should happen, in short.
+    pub expected: String,
+    /// What happened, in short.
+    pub actual: String,
+    /// Every check held and `actual == expected`.
+    pub ok: bool,
+    /// Every order with its state history.
+    pub orders: Vec<OrderReport>,
+    /// The checks.
+    pub checks: Vec<Check>,
+    /// Measured values (carrier calls, peak gateway concurrency, wallets, charges...).
+    pub facts: BTreeMap<String, Value>,
+}
+
+/// What a scenario runs on.
+#[derive(Clone)]
+pub struct Env {
+    /// The saga log every orchestrated saga is written to.
+    pub log: Arc<dyn SagaLog>,
+    /// Middleware settings.
+    pub config: ServicesConfig,
+    /// Crash scenario options.
+    pub crash: crate::cloudmart::crash::CrashOptions,
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Env")
+            .field("crash", &self.crash)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the result: `actual` is the outcome count, checks include the cross-service invariants.
+pub(crate) fn finish(
+    scenario: Scenario,
+    style: Style,
+    expected: String,
+    orders: Vec<OrderReport>,
+    services: &Services,
+    mut checks: Vec<Check>,
+    mut facts: BTreeMap<String, Value>,
+) -> ScenarioResult {
+    let actual = outcome_summary(&orders);
+    let violations = services.violations();
+    checks.push(Check {
+        name: "invariants (stock, money, reservations, refunds)".into(),
+        ok: violations.is_empty(),
+        detail: if violations.is_empty() {
+            "all hold".into()
+        } else {
+            violations.join("; ")
+        },
+    });
+    facts.insert("wallets".into(), json!(services.payment.wallets()));
+    facts.insert(
+        "charges".into(),
+        json!(services
+            .payment
+            .payments()
+            .iter()
+            .map(|(o, p)| (o.clone(), p.charges))
+            .collect::<BTreeMap<_, _>>()),
+    );
+    facts.insert(
+        "stock".into(),
+        json!(services
+            .inventory
+            .levels()
+            .iter()
+            .map(|(b, l)| (
+                b.clone(),
+                json!({"available": l.available, "reserved": l.reserved})
+            ))
+            .collect::<BTreeMap<_, _>>()),
+    );
+    let ok = actual == expected && checks.iter().all(|c| c.ok);
+    ScenarioResult {
+        scenario,
+        style,
+        expected,
+        actual,
+        ok,
+        orders,
+        checks,
+        facts,
+    }
+}
+
+/// `"N COMPLETED, M FAILED"` (zero counts left out).
+#[must_use]
+pub fn outcome_summary(orders: &[OrderReport]) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for o in orders {
+        *counts.entry(o.outcome.as_str()).or_default() += 1;
+    }
+    let mut parts: Vec<String> = Vec::new();
+    for name in ["COMPLETED", "FAILED"] {
+        if let Some(n) = counts.remove(name) {
+            parts.push(format!("{n} {name}"));
+        }
+    }
+    parts.extend(counts.into_iter().map(|(k, n)| format!("{n} {k}")));
+    parts.join(", ")
+}
+
+fn check(name: &str, ok: bool, detail: impl Into<String>) -> Check {
+    Check {
+        name: name.to_owned(),
+        ok,
+        detail: detail.into(),
+    }
+}
+
+fn order(id: String, customer: &str, items: &[(&str, u32)]) -> Result<OrderRequest, AppError> {
+    seed::order(&id, customer, items)
+        .ok_or_else(|| AppError::Usage(format!("order {id} names an unknown book")))
+}
+
+/// Runs `scenario` in `style`.
+///
+/// # Errors
+/// Log, transport or state failures (not business failures, which are outcomes).
+pub async fn run(scenario: Scenario, style: Style, env: &Env) -> Result<ScenarioResult, AppError> {
+    if scenario == Scenario::Crash {
+        return crate::cloudmart::crash::run(style, env).await;
+    }
+    let services = Services::seeded(&env.config);
+    let owner = format!(
+        "cloudmart-{}-{}-{}",
+        scenario.name(),
+        style.as_str(),
+        SagaId::new()
+    );
+    let engine = Engine::start(style, &services, Arc::clone(&env.log), &owner).await?;
+    let tag = match style {
+        Style::Orchestration => "o",
+        Style::Choreography => "c",
+    };
+    let id = |n: usize| format!("order-{tag}-{}-{n:03}", scenario.name());
+    let mut checks = Vec::new();
+    let mut facts = BTreeMap::new();
+    let mut orders = Vec::new();
+    let expected: String;
+    match scenario {
+        Scenario::Success => {
+            expected = "1 COMPLETED".into();
+            let req = order(id(1), "customer-001", &[("book-123", 1)])?;
+            orders.push(engine.place(SagaId::new(), req).await?);
+        }
+        Scenario::MultiItem => {
+            expected = "1 COMPLETED".into();
+            let req = order(id(1), "customer-002", &[("book-123", 2), ("book-789", 3)])?;
+            let total = req.total();
+            orders.push(engine.place(SagaId::new(), req).await?);
+            let charged = services.payment.payments().get(&id(1)).map(|p| p.amount);
+            checks.push(check(
+                "charged the sum of both lines (2×3500 + 3×2800)",
+                charged == Some(total) && total == 15_400,
+                format!("charged {charged:?}, total {total}"),
+            ));
+        }
+        Scenario::OutOfStock => {
+            expected = "1 FAILED".into();
+            let req = order(id(1), "customer-002", &[("book-456", 1)])?;
+            orders.push(engine.place(SagaId::new(), req).await?);
+        }
+        Scenario::PaymentFailure => {
+            expected = "1 FAILED".into();
+            let req = order(id(1), "customer-003", &[("book-123", 1)])?;
+            orders.push(engine.place(SagaId::new(), req).await?);
+            let level = services.inventory.level("book-123");
+            checks.push(check(
+                "reservation released",
+                level
+                    .as_ref()
+                    .is_some_and(|l| l.available == 5 && l.reserved == 0),
+                format!("{level:?}"),
+            ));
+        }
+        Scenario::ShippingFailure => {
+            expected = "1 FAILED".into();
+            services.shipping.carrier().set_mode(CarrierMode::Rejects);
+            let req = order(id(1), "customer-001", &[("book-789", 1)])?;
+            orders.push(engine.place(SagaId::new(), req).await?);
+            let refunded = services.payment.payments().get(&id(1)).map(|p| p.refunded);
+            checks.push(check(
+                "payment refunded in full",
+                refunded == Some(2800),
+                format!("refunded {refunded:?}"),
+            ));
+        }
+        Scenario::Concurrent => {
+            expected = "5 COMPLETED, 45 FAILED".into();
+            let requests = (1..=50)
+                .map(|n| {
+                    let customer = if n % 2 == 0 {
+                        "customer-002"
+                    } else {
+                        "customer-001"
+                    };
+                    order(id(n), customer, &[("book-123", 1)])
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let results =
+                join_all(requests.into_iter().map(|r| engine.place(SagaId::new(), r))).await;
+            for r in results {
+                orders.push(r?);
+            }
+            let level = services.inventory.level("book-123");
+            checks.push(check(
+                "no oversell: book-123 available 0, reserved 5",
+                level
+                    .as_ref()
+                    .is_some_and(|l| l.available == 0 && l.reserved == 5),
+                format!("{level:?}"),
+            ));
+        }
+        Scenario::CarrierOutage => {
+            expected = "2 COMPLETED, 4 FAILED".into();
+            let carrier = services.shipping.carrier();
+            let breaker = services.shipping.breaker();
+            carrier.set_mode(CarrierMode::Down);
+            let mut calls = Vec::new();
+            for n in 1..=4 {
+                let req = order(id(n), "customer-001", &[("book-789", 1)])?;
+                orders.push(engine.place(SagaId::new(), req).await?);
+                calls.push(carrier.calls());
+            }
+            let state_after_outage = breaker.state();
+            checks.push(check(
+                "breaker opened after 3 consecutive carrier failures",
+                state_after_outage == CircuitState::Open && calls[1] == 3,
+                format!(
+                    "state {state_after_outage:?}, carrier calls after order 2: {}",
+                    calls[1]
+                ),
+            ));
+            checks.push(check(
+                "orders 3 and 4 failed fast without calling the carrier",
+                calls[3] == calls[1],
+                format!("carrier calls after orders 1-4: {calls:?}"),
+            ));
+            carrier.set_mode(CarrierMode::Up);
+            tokio::time::sleep(breaker.config().open_duration()).await;
+            let state_after_wait = breaker.state();
+            for n in 5..=6 {
+                let req = order(id(n), "customer-001", &[("book-789", 1)])?;
+                orders.push(engine.place(SagaId::new(), req).await?);
+                calls.push(carrier.calls());
+            }
+            let state_after_recovery = breaker.state();
+            checks.push(check(
+                "breaker half-opened, the trial call succeeded and it closed",
+                state_after_wait == CircuitState::HalfOpen
+                    && state_after_recovery == CircuitState::Closed
+                    && carrier.calls() == 5,
+                format!(
+                    "after the open duration: {state_after_wait:?}; after orders 5-6: \
+                     {state_after_recovery:?}; carrier calls {}",
+                    carrier.calls()
+                ),
+            ));
+            facts.insert("carrier_calls".into(), json!(calls));
+        }
+        Scenario::SlowGateway => {
+            expected = "8 COMPLETED".into();
+            let gateway = services.payment.gateway();
+            gateway.set_delay(std::time::Duration::from_millis(20));
+            let requests = (1..=8)
+                .map(|n| {
+                    let customer = if n % 2 == 0 {
+                        "customer-002"
+                    } else {
+                        "customer-001"
+                    };
+                    order(id(n), customer, &[("book-789", 1)])
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let results =
+                join_all(requests.into_iter().map(|r| engine.place(SagaId::new(), r))).await;
+            for r in results {
+                orders.push(r?);
+            }
+            let limit = services.payment.bulkhead().config().max_concurrent();
+            let peak = gateway.max_in_flight();
+            checks.push(check(
+                "bulkhead capped concurrent gateway calls",
+                peak <= limit && peak > 0,
+                format!(
+                    "peak {peak} concurrent calls, limit {limit}, {} calls",
+                    gateway.calls()
+                ),
+            ));
+            facts.insert("gateway_peak_concurrency".into(), json!(peak));
+            facts.insert("bulkhead_limit".into(), json!(limit));
+        }
+        Scenario::Crash => unreachable!("handled above"),
+    }
+    engine.shutdown().await;
+    Ok(finish(
+        scenario, style, expected, orders, &services, checks, facts,
+    ))
+}
