@@ -484,14 +484,17 @@ async fn order(
                 _ => None,
             };
             let kind = ev.kind();
-            let update = |p: &mut Progress| match kind {
-                "StockReserved" => p.stock = p.stock.max(1),
-                "StockUnavailable" | "StockReleased" => p.stock = 2,
-                "PaymentCompleted" => p.payment = p.payment.max(1),
-                "PaymentFailed" | "PaymentCancelled" | "PaymentRefunded" => p.payment = 2,
-                "ShippingArranged" => p.shipping = 1,
-                "ShippingFailed" => p.shipping = 2,
-                _ => {}
+            let update = |p: &mut Progress| {
+                p.failed |= reason.is_some();
+                match kind {
+                    "StockReserved" => p.stock = p.stock.max(1),
+                    "StockUnavailable" | "StockReleased" => p.stock = 2,
+                    "PaymentCompleted" => p.payment = p.payment.max(1),
+                    "PaymentFailed" | "PaymentCancelled" | "PaymentRefunded" => p.payment = 2,
+                    "ShippingArranged" => p.shipping = 1,
+                    "ShippingFailed" => p.shipping = 2,
+                    _ => {}
+                }
             };
             let order_id = ev.order_id().to_owned();
             let decided = s

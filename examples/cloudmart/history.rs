@@ -140,30 +140,32 @@ pub fn from_events(
     events: &[String],
     cause: Option<String>,
 ) -> OrderReport {
+    // Forward states in the order they were heard, then the compensation, then the end: in a
+    // choreography a late forward event (StockReserved after PaymentFailed) still happened first.
     let mut states = vec!["STARTED".to_owned()];
     let mut compensations = Vec::new();
     let mut failures: Vec<String> = Vec::new();
-    let mut compensating = false;
+    let mut end = None;
     for e in events {
         match e.as_str() {
             "OrderCreated" => states.push("ORDER_CREATED".to_owned()),
             "StockReserved" => states.push("STOCK_RESERVED".to_owned()),
             "PaymentCompleted" => states.push("PAYMENT_COMPLETED".to_owned()),
             "ShippingArranged" => states.push("SHIPPING_ARRANGED".to_owned()),
-            "OrderCompleted" => states.push("COMPLETED".to_owned()),
-            "StockUnavailable" | "PaymentFailed" | "ShippingFailed" => {
-                if !compensating {
-                    compensating = true;
-                    states.push("COMPENSATION_STARTED".to_owned());
-                }
-                failures.push(e.clone());
-            }
+            "OrderCompleted" => end = Some("COMPLETED"),
+            "StockUnavailable" | "PaymentFailed" | "ShippingFailed" => failures.push(e.clone()),
             "StockReleased" | "PaymentRefunded" | "PaymentCancelled" => {
                 compensations.push(e.clone());
             }
-            "OrderCancelled" => states.push("FAILED".to_owned()),
+            "OrderCancelled" => end = Some("FAILED"),
             _ => {}
         }
+    }
+    if !failures.is_empty() {
+        states.push("COMPENSATION_STARTED".to_owned());
+    }
+    if let Some(end) = end {
+        states.push(end.to_owned());
     }
     let outcome = states.last().cloned().unwrap_or_default();
     let cause = match (failures.is_empty(), cause) {

@@ -78,11 +78,9 @@ async fn run(cli: Cli) -> Result<i32, AppError> {
         Some(p) => PathBuf::from(p.split('?').next().unwrap_or(p)),
         None => std::env::temp_dir().join(format!("cloudmart-{:016x}", fnv(&url))),
     };
-    let resuming = styles.iter().any(|s| {
-        state_base
-            .with_extension(format!("{}.json", s.as_str()))
-            .exists()
-    });
+    let resuming = styles
+        .iter()
+        .any(|s| cloudmart::crash::state_path(&state_base, *s).exists());
     let crash_mode = cli.crash_after.is_some() || resuming;
     // Server logs: a table prefix per run (a fixed one while a crash is being resumed).
     let prefix = if crash_mode {

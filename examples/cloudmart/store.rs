@@ -243,12 +243,12 @@ impl CrashSwitch {
         match self.mode {
             CrashMode::Exit => {
                 use std::io::Write;
-                println!("CRASH: stopping the process after effect #{n} ({what}), like kill -9");
+                eprintln!("CRASH: stopping the process after effect #{n} ({what}), like kill -9");
                 let _ = std::io::stdout().flush();
                 std::process::exit(CRASH_EXIT_CODE);
             }
             CrashMode::Freeze => {
-                println!("  !! simulated crash after effect #{n} ({what})");
+                eprintln!("  !! simulated crash after effect #{n} ({what})");
                 self.durable.seal();
                 self.crashed.send_replace(true);
                 std::future::pending::<()>().await;

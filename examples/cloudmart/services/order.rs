@@ -31,6 +31,9 @@ pub struct Progress {
     pub payment: u8,
     /// 0 pending, 1 arranged, 2 failed.
     pub shipping: u8,
+    /// A failure event (StockUnavailable, PaymentFailed, ShippingFailed) was heard.
+    #[serde(default)]
+    pub failed: bool,
 }
 
 /// One order.
@@ -199,7 +202,7 @@ impl OrderService {
             None
         } else if p.shipping == 1 {
             Some(OrderStatus::Completed)
-        } else if p.stock == 2 && p.payment == 2 {
+        } else if p.failed && p.stock == 2 && p.payment == 2 {
             Some(OrderStatus::Cancelled)
         } else {
             None
