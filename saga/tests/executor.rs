@@ -545,3 +545,39 @@ fn every_saga_and_step_runs_in_a_span_carrying_the_saga_id() {
         "{seen:?}"
     );
 }
+
+#[tokio::test]
+async fn recover_leaves_sagas_this_executor_is_driving_alone() {
+    let c = calls();
+    let entered = Arc::new(Notify::new());
+    let gate = Arc::new(Semaphore::new(0));
+    let def = SagaDefinition::builder("busy", 1)
+        .compensatable(
+            "a",
+            gated(&c, "a", entered.clone(), gate.clone()),
+            undo(&c, "a"),
+        )
+        .compensatable("b", ok_step(&c, "b"), undo(&c, "b"))
+        .build()
+        .expect("valid");
+    let exec = Executor::with_config(
+        def,
+        Arc::new(InMemoryLog::new()),
+        ExecutorConfig::default().with_owner_id("stable"),
+    );
+    let handle = exec.start(0).await.expect("start");
+    entered.notified().await;
+    let report = exec.recover().await.expect("recover");
+    assert_eq!(
+        report.resumed(),
+        0,
+        "its own running saga is not resumed twice"
+    );
+    gate.add_permits(1);
+    let outcome = handle
+        .outcome()
+        .await
+        .expect("the original driver keeps its lease");
+    assert_eq!(outcome.state, SagaState::Completed);
+    assert_eq!(*c.lock(), ["a", "b"]);
+}
