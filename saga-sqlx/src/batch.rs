@@ -21,7 +21,9 @@ pub struct OwnedAppend {
 }
 
 impl OwnedAppend {
-    pub(crate) fn from_append(a: &Append<'_>) -> Self {
+    /// Copies `a` (its events included).
+    #[must_use]
+    pub fn from_append(a: &Append<'_>) -> Self {
         Self {
             id: a.id,
             expected_version: a.expected_version,
@@ -105,5 +107,54 @@ pub(crate) fn count(counters: &crate::stats::Counters, ops: &[WriteOp], results:
             (WriteOp::Append(_), Ok(_)) => counters.appended(),
             _ => {}
         }
+    }
+}
+
+/// Splits `ops` into consecutive runs in which no saga appears twice, so each run can go to the database
+/// as one set-based statement (a saga's second write in a batch must see its first).
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+pub(crate) fn unique_runs(ops: &[WriteOp]) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let mut seen = std::collections::HashSet::with_capacity(ops.len());
+    let mut start = 0;
+    for (i, op) in ops.iter().enumerate() {
+        if !seen.insert(op.saga_id()) {
+            runs.push(start..i);
+            seen.clear();
+            seen.insert(op.saga_id());
+            start = i;
+        }
+    }
+    if start < ops.len() {
+        runs.push(start..ops.len());
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use saga::log::NewSaga;
+
+    fn create(id: SagaId) -> WriteOp {
+        WriteOp::Create(NewSaga::new(
+            id,
+            "d",
+            1,
+            bytes::Bytes::new(),
+            "o",
+            Duration::from_secs(1),
+        ))
+    }
+
+    #[test]
+    fn runs_split_at_a_repeated_saga() {
+        let (a, b) = (SagaId::new(), SagaId::new());
+        assert!(unique_runs(&[]).is_empty());
+        assert_eq!(unique_runs(&[create(a), create(b)]), vec![0..2]);
+        assert_eq!(
+            unique_runs(&[create(a), create(b), create(a), create(a)]),
+            vec![0..2, 2..3, 3..4]
+        );
     }
 }

@@ -5,7 +5,9 @@ use crate::schema::{Dialect, Tables};
 pub(super) struct Statements {
     pub(super) create: String,
     pub(super) append: String,
+    pub(super) batch: String,
     pub(super) current: String,
+    pub(super) current_of: String,
     pub(super) load: String,
     pub(super) records_of: String,
     pub(super) claim_recoverable: String,
@@ -52,7 +54,48 @@ impl Statements {
                      $12::TEXT[], $13::BYTEA[]) AS e(seq, kind, step, attempt, detail, payload)) \
                  SELECT version FROM upd"
             ),
+            // A group-commit batch in one statement (ids unique within it). Creates:
+            // $1 ids, $2 definitions, $3 definition versions, $4 owners, $5 lease ms, $6 deadlines,
+            // $7 data. Appends: $8 ids, $9 expected versions, $10 fences, $11 event counts, $12 states,
+            // $13 release lease, $14 lease ms. Events of the appends: $15 saga ids, $16.. columns.
+            // Returns (id, version) of every create (version 1) and append that matched its row; the
+            // others are diagnosed one by one.
+            batch: format!(
+                "WITH n AS MATERIALIZED (SELECT {now} AS now), \
+                 c AS MATERIALIZED (SELECT * FROM UNNEST($1::UUID[], $2::TEXT[], $3::BIGINT[], \
+                   $4::TEXT[], $5::BIGINT[], $6::BIGINT[], $7::BYTEA[]) \
+                   AS c(id, definition, definition_version, owner, lease_ms, deadline, data)), \
+                 ins AS (\
+                   INSERT INTO {i} (id, definition, definition_version, state, version, owner, fence, \
+                     lease_until_ms, deadline_at_ms, created_at_ms, updated_at_ms) \
+                   SELECT c.id, c.definition, c.definition_version, 'running', 1, c.owner, 1, \
+                     n.now + c.lease_ms, c.deadline, n.now, n.now FROM c, n \
+                   ON CONFLICT (id) DO NOTHING RETURNING id, created_at_ms), \
+                 started AS (\
+                   INSERT INTO {l} (saga_id, seq, kind, payload, at_ms) \
+                   SELECT ins.id, 1, 'started', c.data, ins.created_at_ms FROM ins JOIN c ON c.id = ins.id), \
+                 a AS MATERIALIZED (SELECT * FROM UNNEST($8::UUID[], $9::BIGINT[], $10::BIGINT[], \
+                   $11::BIGINT[], $12::TEXT[], $13::BOOL[], $14::BIGINT[]) \
+                   AS a(id, expected, fence, n, state, release, lease_ms)), \
+                 upd AS (\
+                   UPDATE {i} t SET version = t.version + a.n, state = a.state, \
+                     owner = CASE WHEN a.release THEN NULL ELSE t.owner END, \
+                     lease_until_ms = CASE WHEN a.release THEN NULL ELSE n.now + a.lease_ms END, \
+                     updated_at_ms = n.now \
+                   FROM a, n \
+                   WHERE t.id = a.id AND t.version = a.expected AND t.fence = a.fence \
+                     AND t.state NOT IN {terminal} \
+                   RETURNING t.id, t.version), \
+                 recs AS (\
+                   INSERT INTO {l} (saga_id, seq, kind, step, attempt, detail, payload, at_ms) \
+                   SELECT upd.id, e.seq, e.kind, e.step, e.attempt, e.detail, e.payload, n.now \
+                   FROM upd JOIN UNNEST($15::UUID[], $16::BIGINT[], $17::TEXT[], $18::BIGINT[], \
+                     $19::BIGINT[], $20::TEXT[], $21::BYTEA[]) \
+                     AS e(saga_id, seq, kind, step, attempt, detail, payload) ON e.saga_id = upd.id, n) \
+                 SELECT id, version FROM upd UNION ALL SELECT id, 1::BIGINT FROM ins"
+            ),
             current: format!("SELECT version, fence, state FROM {i} WHERE id = $1"),
+            current_of: format!("SELECT id, version, fence, state FROM {i} WHERE id = ANY($1)"),
             load: format!(
                 "SELECT i.id, i.definition, i.definition_version, i.state, i.version, i.owner, \
                    i.fence, i.deadline_at_ms, i.created_at_ms, i.updated_at_ms, \
