@@ -28,12 +28,14 @@ pub(super) fn render<D>(def: &SagaDefinition<D>) -> String {
         };
         let _ = writeln!(out, "    {} --> {next}: ok", id(i));
         if i < def.commit_point {
-            // A failure of step i compensates the steps before it (and i itself if its outcome is unknown).
-            let target = (0..=i)
+            // Refused: the steps before it are compensated. Unknown outcome (timed out, retries
+            // exhausted): it is compensated too.
+            let before = (0..i)
                 .rev()
                 .find(|&j| def.steps[j].compensation.is_some())
                 .map_or_else(|| "Compensated".to_owned(), |j| format!("c{j}"));
-            let _ = writeln!(out, "    {} --> {target}: fails", id(i));
+            let _ = writeln!(out, "    {} --> {before}: refused", id(i));
+            let _ = writeln!(out, "    {} --> c{i}: outcome unknown", id(i));
         } else if def.steps[i].kind == StepKind::Pivot {
             let target = (0..i)
                 .rev()
@@ -86,6 +88,8 @@ mod tests {
         assert!(m.contains("s0 --> s1: ok"));
         assert!(m.contains("s1 --> Completed: ok"));
         assert!(m.contains("s1 --> c0: refused"));
+        assert!(m.contains("s0 --> Compensated: refused"));
+        assert!(m.contains("s0 --> c0: outcome unknown"));
         assert!(m.contains("c0 --> Compensated"));
     }
 }
