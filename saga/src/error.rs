@@ -85,6 +85,13 @@ pub enum Error {
     /// A transport failed (see [`TransportError`](crate::transport::TransportError)).
     #[error(transparent)]
     Transport(#[from] crate::transport::TransportError),
+    /// The task driving the saga was aborted (`SagaHandle::abort`, runtime shutdown); the saga stays in
+    /// the log and `recover` resumes it.
+    #[error("the driver of saga {saga_id} was aborted")]
+    DriverAborted {
+        /// The saga.
+        saga_id: SagaId,
+    },
     /// The task driving the saga panicked; the saga stays in the log and `recover` resumes it.
     #[error("the driver of saga {saga_id} panicked")]
     DriverPanicked {

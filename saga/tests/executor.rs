@@ -581,3 +581,41 @@ async fn recover_leaves_sagas_this_executor_is_driving_alone() {
     assert_eq!(outcome.state, SagaState::Completed);
     assert_eq!(*c.lock(), ["a", "b"]);
 }
+
+#[tokio::test]
+async fn an_aborted_driver_leaves_the_saga_for_recovery() {
+    let c = calls();
+    let entered = Arc::new(Notify::new());
+    let gate = Arc::new(Semaphore::new(0));
+    let log = Arc::new(InMemoryLog::new());
+    let config = ExecutorConfig::default().with_owner_id("restartable");
+    let def = |gate: Arc<Semaphore>| {
+        SagaDefinition::builder("abort", 1)
+            .compensatable("a", ok_step(&c, "a"), undo(&c, "a"))
+            .compensatable("b", gated(&c, "b", entered.clone(), gate), undo(&c, "b"))
+            .build()
+            .expect("valid")
+    };
+    let first = Executor::with_config(def(gate.clone()), log.clone(), config.clone());
+    let handle = first.start(0).await.expect("start");
+    let id = handle.id();
+    entered.notified().await;
+    handle.abort();
+    assert!(matches!(
+        handle.outcome().await,
+        Err(Error::DriverAborted { .. })
+    ));
+    assert_eq!(
+        first.status(id).await.expect("status").state,
+        SagaState::Running
+    );
+
+    let restarted = Executor::with_config(def(Arc::new(Semaphore::new(1))), log, config);
+    let report = restarted.recover().await.expect("recover");
+    assert_eq!(report.completed, 1);
+    assert_eq!(
+        *c.lock(),
+        ["a", "b", "b"],
+        "b ran again after the crash, a did not"
+    );
+}

@@ -104,15 +104,23 @@ impl<D> SagaHandle<D> {
         self.id
     }
 
+    /// Stops driving the saga here, as if the process died: the saga stays in the log, unfinished, and
+    /// a later `recover` (by this owner id at once, by others when the lease expires) resumes it.
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+
     /// Waits for the saga to finish (or park as stuck).
     ///
     /// # Errors
-    /// What the driver returned, or [`Error::DriverPanicked`].
+    /// What the driver returned, [`Error::DriverAborted`] or [`Error::DriverPanicked`].
     pub async fn outcome(self) -> Result<SagaOutcome<D>> {
         let id = self.id;
-        self.task
-            .await
-            .unwrap_or(Err(Error::DriverPanicked { saga_id: id }))
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) if e.is_cancelled() => Err(Error::DriverAborted { saga_id: id }),
+            Err(_) => Err(Error::DriverPanicked { saga_id: id }),
+        }
     }
 }
 
