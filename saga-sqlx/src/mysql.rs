@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures::TryStreamExt as _;
 use saga::log::{
     Append, Claim, ClaimTarget, Claimed, Lease, ListQuery, LogRecord, NewSaga, SagaInstance,
     SagaSnapshot,
@@ -14,10 +15,11 @@ use sqlx::{Executor as _, Row};
 use crate::batch::{all_failed, poisons, BatchWrite, WriteOp, WriteResult};
 use crate::config::{SecretUrl, SqlLogConfig};
 use crate::error::{log_error, Error, Result};
-use crate::rows::{self, event_rows, millis, to_i64, InstanceRow, RecordRow};
+use crate::rows::{self, millis, InstanceRow, RecordRow};
 use crate::schema::{Dialect, Tables};
 use crate::stats::{Counters, SqlLogStats};
 
+mod lit;
 mod sql;
 
 const BACKEND: &str = "mysql";
@@ -210,80 +212,62 @@ impl MySqlSagaLog {
     }
 
     async fn create_in(&self, conn: &mut MySqlConnection, saga: &NewSaga) -> WriteResult {
-        let id = bin(saga.id);
-        let done = sqlx::query(&self.sql.create)
-            .bind(&id)
-            .bind(&saga.definition)
-            .bind(i64::from(saga.definition_version))
-            .bind(&saga.owner)
-            .bind(millis(saga.lease_ttl))
-            .bind(saga.deadline_at_ms.map(to_i64))
-            .execute(&mut *conn)
-            .await;
-        match done {
-            Ok(_) => {}
+        let mut body = String::with_capacity(768 + 2 * saga.data.len());
+        self.sql.create_body(&mut body, saga);
+        match run_body(conn, &body).await {
+            Ok(_) => Ok(1),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(rows::already_exists(saga.id));
+                Err(rows::already_exists(saga.id))
             }
-            Err(e) => return Err(db(e)),
+            Err(e) => Err(db(e)),
         }
-        sqlx::query(&self.sql.started)
-            .bind(&id)
-            .bind(saga.data.as_ref())
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
-        Ok(1)
     }
 
+    /// The update and the record inserts of an append in one round trip (see
+    /// [`sql::Statements::append_body`]).
     async fn append_in(&self, conn: &mut MySqlConnection, a: &Append<'_>) -> WriteResult {
-        let id = bin(a.id);
-        let records = event_rows(a.expected_version, a.events);
-        let n = i64::try_from(records.len()).unwrap_or(i64::MAX);
-        let release = rows::releases_lease(a.state);
-        let done = sqlx::query(&self.sql.append)
-            .bind(n)
-            .bind(a.state.as_str())
-            .bind(release)
-            .bind(release)
-            .bind(millis(a.lease_ttl))
-            .bind(&id)
-            .bind(to_i64(a.expected_version))
-            .bind(to_i64(a.lease.fence))
-            .execute(&mut *conn)
+        let mut body = String::with_capacity(1024);
+        self.sql.append_body(&mut body, a);
+        let counts = run_body(conn, &body).await.map_err(db)?;
+        self.append_result(conn, a, &counts).await
+    }
+
+    /// The result of an append from the rows its statements affected; an update that matched no row is
+    /// diagnosed from the row as it is now.
+    async fn append_result(
+        &self,
+        conn: &mut MySqlConnection,
+        a: &Append<'_>,
+        counts: &[u64],
+    ) -> WriteResult {
+        let n = a.events.len() as u64;
+        if counts.first() == Some(&1) {
+            let inserted: u64 = counts.iter().skip(1).sum();
+            if inserted != n {
+                return Err(LogError::Backend {
+                    backend: BACKEND,
+                    message: format!("append to saga {} inserted {inserted} of {n} records", a.id),
+                    transient: false,
+                    source: None,
+                });
+            }
+            return Ok(a.expected_version + n);
+        }
+        let found = sqlx::query(&self.sql.current)
+            .bind(bin(a.id))
+            .fetch_optional(&mut *conn)
             .await
+            .map_err(db)?
+            .map(|r| -> Result<_, sqlx::Error> {
+                Ok((
+                    r.try_get("version")?,
+                    r.try_get("fence")?,
+                    text(&r, "state")?.unwrap_or_default(),
+                ))
+            })
+            .transpose()
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            let found = sqlx::query(&self.sql.current)
-                .bind(&id)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db)?
-                .map(|r| -> Result<_, sqlx::Error> {
-                    Ok((
-                        r.try_get("version")?,
-                        r.try_get("fence")?,
-                        text(&r, "state")?.unwrap_or_default(),
-                    ))
-                })
-                .transpose()
-                .map_err(db)?;
-            return Err(rows::diagnose(a, found));
-        }
-        for r in records {
-            sqlx::query(&self.sql.record)
-                .bind(&id)
-                .bind(r.seq)
-                .bind(r.kind)
-                .bind(r.step)
-                .bind(r.attempt)
-                .bind(r.detail)
-                .bind(r.payload)
-                .execute(&mut *conn)
-                .await
-                .map_err(db)?;
-        }
-        Ok(a.expected_version + u64::try_from(n).unwrap_or(0))
+        Err(rows::diagnose(a, found))
     }
 
     async fn records_in(
@@ -468,18 +452,68 @@ impl SagaLog for MySqlSagaLog {
     }
 }
 
+/// Runs the statements of `body` (one request) and returns the rows each affected, in order.
+async fn run_body(conn: &mut MySqlConnection, body: &str) -> Result<Vec<u64>, sqlx::Error> {
+    let mut results = sqlx::raw_sql(body).fetch_many(&mut *conn);
+    let mut counts = Vec::new();
+    while let Some(item) = results.try_next().await? {
+        if let sqlx::Either::Left(done) = item {
+            counts.push(done.rows_affected());
+        }
+    }
+    Ok(counts)
+}
+
+/// Above this many bytes of statements a batch goes to the server in more than one request (far
+/// below `max_allowed_packet`).
+const BODY_LIMIT: usize = 1 << 20;
+
 #[async_trait]
 impl BatchWrite for MySqlSagaLog {
+    /// The whole batch is one transaction of three round trips: `BEGIN`, every write's statements in
+    /// one multi-statement request (split only beyond 1 MiB of SQL), `COMMIT`. Each write's
+    /// `UPDATE ... WHERE id = ? AND version = ? AND fence = ?` is checked on its own, so a conflicting
+    /// write gets its own error and the others commit.
     async fn write_batch(&self, ops: &[WriteOp]) -> Vec<WriteResult> {
         let mut tx = match self.pool.begin().await {
             Ok(tx) => tx,
             Err(e) => return all_failed(ops.len(), BACKEND, &e),
         };
+        let mut body = String::with_capacity(ops.len() * 1024);
+        let mut spans = Vec::with_capacity(ops.len());
+        let mut counts = Vec::with_capacity(ops.len() * 2);
+        for (k, op) in ops.iter().enumerate() {
+            if !body.is_empty() {
+                body.push(';');
+            }
+            spans.push(match op {
+                WriteOp::Create(s) => self.sql.create_body(&mut body, s),
+                WriteOp::Append(a) => self.sql.append_body(&mut body, &a.as_append()),
+            });
+            if body.len() >= BODY_LIMIT || k + 1 == ops.len() {
+                match run_body(&mut tx, &body).await {
+                    Ok(c) => counts.extend(c),
+                    // Nothing is committed: each write on its own gets its own result.
+                    Err(_) => {
+                        drop(tx.rollback().await);
+                        return self.one_by_one(ops).await;
+                    }
+                }
+                body.clear();
+            }
+        }
+        if counts.len() != spans.iter().sum::<usize>() {
+            drop(tx.rollback().await);
+            return self.one_by_one(ops).await;
+        }
         let mut results = Vec::with_capacity(ops.len());
-        for op in ops {
+        let mut at = 0;
+        for (op, span) in ops.iter().zip(spans) {
+            let c = &counts[at..at + span];
+            at += span;
             let r = match op {
-                WriteOp::Create(s) => self.create_in(&mut tx, s).await,
-                WriteOp::Append(a) => self.append_in(&mut tx, &a.as_append()).await,
+                WriteOp::Create(_) => Ok(1),
+                WriteOp::Append(a) => self.append_result(&mut tx, &a.as_append(), c).await,
             };
             if poisons(&r) {
                 drop(tx.rollback().await);

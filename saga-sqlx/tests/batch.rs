@@ -67,6 +67,19 @@ async fn contract<L: BatchWrite>(log: L) {
 
     let unknown = SagaId::new();
     let two = [step(0), step(1)];
+    // Text and bytes that would break a naively quoted statement.
+    let odd = [
+        LogEvent::StepRetrying {
+            step: 0,
+            attempt: 1,
+            error: "it's \\ \"odd\"; -- é".into(),
+        },
+        LogEvent::StepCompleted {
+            step: 0,
+            attempt: 2,
+            data: Bytes::from_static(b"'\\\0\x00\xff"),
+        },
+    ];
     let results = log
         .write_batch(&[
             append(ids[0], 1, 1, SagaState::Running, &two),
@@ -77,7 +90,7 @@ async fn contract<L: BatchWrite>(log: L) {
             append(unknown, 1, 1, SagaState::Running, &[step(0)]),
             // The same saga again: must see the first append of this batch.
             append(ids[0], 3, 1, SagaState::Completed, &[step(2)]),
-            append(ids[4], 1, 1, SagaState::Running, &[step(0)]),
+            append(ids[4], 1, 1, SagaState::Running, &odd),
         ])
         .await;
     assert!(matches!(results[0], Ok(3)), "{results:?}");
@@ -90,7 +103,7 @@ async fn contract<L: BatchWrite>(log: L) {
         "{results:?}"
     );
     assert!(matches!(results[6], Ok(4)), "{results:?}");
-    assert!(matches!(results[7], Ok(2)), "{results:?}");
+    assert!(matches!(results[7], Ok(3)), "{results:?}");
 
     let first = log.load(ids[0]).await.expect("load").expect("exists");
     assert_eq!(first.instance.version, 4);
@@ -100,7 +113,10 @@ async fn contract<L: BatchWrite>(log: L) {
     assert_eq!(first.records[1].event, step(0));
     assert_eq!(first.records[2].event, step(1));
     assert_eq!(first.records[3].event, step(2));
-    for (id, version) in [(ids[1], 1), (ids[2], 1), (ids[3], 2), (ids[4], 2)] {
+    let fifth = log.load(ids[4]).await.expect("load").expect("exists");
+    assert_eq!(fifth.records[1].event, odd[0]);
+    assert_eq!(fifth.records[2].event, odd[1]);
+    for (id, version) in [(ids[1], 1), (ids[2], 1), (ids[3], 2), (ids[4], 3)] {
         let s = log.load(id).await.expect("load").expect("exists");
         assert_eq!(s.instance.version, version, "saga {id}");
         assert_eq!(s.records.len() as u64, version, "saga {id}");

@@ -3,13 +3,14 @@
 //! MySQL evaluates `SET` assignments left to right on the updated row, so every assignment that reads a
 //! column comes before the assignment that changes it.
 
+use super::lit;
+use crate::rows::{event_rows, millis, releases_lease, to_i64};
 use crate::schema::{Dialect, Tables};
 
 pub(super) struct Statements {
-    pub(super) create: String,
-    pub(super) started: String,
-    pub(super) append: String,
-    pub(super) record: String,
+    instances: String,
+    logs: String,
+    terminal: String,
     pub(super) current: String,
     pub(super) load: String,
     pub(super) records: String,
@@ -29,27 +30,9 @@ impl Statements {
                     deadline_at_ms, created_at_ms, updated_at_ms";
         let free = format!("(owner = ? OR lease_until_ms IS NULL OR lease_until_ms <= {now})");
         Self {
-            // id, definition, version, owner, lease ms, deadline
-            create: format!(
-                "INSERT INTO {i} (id, definition, definition_version, state, version, owner, fence, \
-                   lease_until_ms, deadline_at_ms, created_at_ms, updated_at_ms) \
-                 VALUES (?, ?, ?, 'running', 1, ?, 1, {now} + ?, ?, {now}, {now})"
-            ),
-            started: format!(
-                "INSERT INTO {l} (saga_id, seq, kind, payload, at_ms) VALUES (?, 1, 'started', ?, {now})"
-            ),
-            // n, state, release, release, lease ms, id, expected, fence
-            append: format!(
-                "UPDATE {i} SET version = version + ?, state = ?, \
-                   owner = IF(?, NULL, owner), \
-                   lease_until_ms = IF(?, NULL, {now} + ?), \
-                   updated_at_ms = {now} \
-                 WHERE id = ? AND version = ? AND fence = ? AND state NOT IN {terminal}"
-            ),
-            record: format!(
-                "INSERT INTO {l} (saga_id, seq, kind, step, attempt, detail, payload, at_ms) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, {now})"
-            ),
+            instances: i.clone(),
+            logs: l.clone(),
+            terminal: terminal.clone(),
             current: format!("SELECT version, fence, state FROM {i} WHERE id = ?"),
             load: format!(
                 "SELECT i.id, i.definition, i.definition_version, i.state, i.version, i.owner, \
@@ -87,5 +70,107 @@ impl Statements {
                  ORDER BY id LIMIT ?"
             ),
         }
+    }
+}
+
+impl Statements {
+    /// Appends the statements of a `create` (the instance row, then its `Started` record) as literals;
+    /// returns how many statements that is.
+    pub(super) fn create_body(&self, out: &mut String, saga: &saga::log::NewSaga) -> usize {
+        let now = Dialect::MySql.now_ms();
+        let id = saga.id.as_uuid().as_bytes();
+        out.push_str("INSERT INTO ");
+        out.push_str(&self.instances);
+        out.push_str(
+            " (id, definition, definition_version, state, version, owner, fence, \
+             lease_until_ms, deadline_at_ms, created_at_ms, updated_at_ms) VALUES (",
+        );
+        lit::bytes(out, id);
+        out.push(',');
+        lit::text(out, &saga.definition);
+        out.push(',');
+        lit::int(out, i64::from(saga.definition_version));
+        out.push_str(",'running',1,");
+        lit::text(out, &saga.owner);
+        out.push_str(",1,");
+        out.push_str(now);
+        out.push('+');
+        lit::int(out, millis(saga.lease_ttl));
+        out.push(',');
+        lit::opt_int(out, saga.deadline_at_ms.map(to_i64));
+        out.push(',');
+        out.push_str(now);
+        out.push(',');
+        out.push_str(now);
+        out.push_str(");INSERT INTO ");
+        out.push_str(&self.logs);
+        out.push_str(" (saga_id, seq, kind, payload, at_ms) VALUES (");
+        lit::bytes(out, id);
+        out.push_str(",1,'started',");
+        lit::bytes(out, &saga.data);
+        out.push(',');
+        out.push_str(now);
+        out.push(')');
+        2
+    }
+
+    /// Appends the statements of an `append` as literals: the checked `UPDATE`, then one single-row
+    /// `INSERT ... SELECT ... FROM DUAL WHERE ROW_COUNT() = 1` per record. Each insert writes its row
+    /// only if the statement before it affected exactly one row, so the records are written if and only
+    /// if the `UPDATE` matched. Returns how many statements that is.
+    pub(super) fn append_body(&self, out: &mut String, a: &saga::log::Append<'_>) -> usize {
+        let now = Dialect::MySql.now_ms();
+        let id = a.id.as_uuid().as_bytes();
+        let records = event_rows(a.expected_version, a.events);
+        let release = if releases_lease(a.state) { "1" } else { "0" };
+        out.push_str("UPDATE ");
+        out.push_str(&self.instances);
+        out.push_str(" SET version = version + ");
+        lit::int(out, i64::try_from(records.len()).unwrap_or(i64::MAX));
+        out.push_str(", state = ");
+        lit::text(out, a.state.as_str());
+        out.push_str(", owner = IF(");
+        out.push_str(release);
+        out.push_str(", NULL, owner), lease_until_ms = IF(");
+        out.push_str(release);
+        out.push_str(", NULL, ");
+        out.push_str(now);
+        out.push_str(" + ");
+        lit::int(out, millis(a.lease_ttl));
+        out.push_str("), updated_at_ms = ");
+        out.push_str(now);
+        out.push_str(" WHERE id = ");
+        lit::bytes(out, id);
+        out.push_str(" AND version = ");
+        lit::int(out, to_i64(a.expected_version));
+        out.push_str(" AND fence = ");
+        lit::int(out, to_i64(a.lease.fence));
+        out.push_str(" AND state NOT IN ");
+        out.push_str(&self.terminal);
+        if records.is_empty() {
+            return 1;
+        }
+        for r in &records {
+            out.push_str(";INSERT INTO ");
+            out.push_str(&self.logs);
+            out.push_str(" (saga_id, seq, kind, step, attempt, detail, payload, at_ms) SELECT ");
+            lit::bytes(out, id);
+            out.push(',');
+            lit::int(out, r.seq);
+            out.push(',');
+            lit::text(out, r.kind);
+            out.push(',');
+            lit::opt_int(out, r.step);
+            out.push(',');
+            lit::opt_int(out, r.attempt);
+            out.push(',');
+            lit::opt_text(out, r.detail.as_deref());
+            out.push(',');
+            lit::opt_bytes(out, r.payload.as_deref());
+            out.push(',');
+            out.push_str(now);
+            out.push_str(" FROM DUAL WHERE ROW_COUNT() = 1");
+        }
+        1 + records.len()
     }
 }
