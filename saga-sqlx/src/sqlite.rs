@@ -103,7 +103,7 @@ impl SqliteSagaLog {
         let tables = Tables::new(config.table_prefix());
         Ok(Self {
             pool,
-            sql: Arc::new(sql::Statements::new(&tables)),
+            sql: Arc::new(sql::Statements::new(&tables).with_prebuilt_appends()),
             tables: Arc::new(tables),
             counters: Counters::new(),
             url: None,
@@ -182,76 +182,72 @@ impl SqliteSagaLog {
         &self.tables.prefix
     }
 
+    /// The instance row and its `Started` record in one command.
     async fn create_in(&self, conn: &mut SqliteConnection, saga: &NewSaga) -> WriteResult {
-        let id = saga.id.to_string();
         let done = sqlx::query(&self.sql.create)
-            .bind(&id)
+            .bind(saga.id.to_string())
             .bind(&saga.definition)
             .bind(i64::from(saga.definition_version))
             .bind(&saga.owner)
             .bind(millis(saga.lease_ttl))
             .bind(saga.deadline_at_ms.map(to_i64))
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(rows::already_exists(saga.id));
-        }
-        sqlx::query(&self.sql.started)
-            .bind(&id)
             .bind(saga.data.as_ref())
             .execute(&mut *conn)
             .await
             .map_err(db)?;
-        Ok(1)
+        match done.rows_affected() {
+            0 => Err(rows::already_exists(saga.id)),
+            2 => Ok(1),
+            n => Err(unexpected(saga.id, n, 2)),
+        }
     }
 
+    /// The checked update and the records in one command (see [`sql::Statements::append`]).
     async fn append_in(&self, conn: &mut SqliteConnection, a: &Append<'_>) -> WriteResult {
         let id = a.id.to_string();
         let records = event_rows(a.expected_version, a.events);
-        let n = i64::try_from(records.len()).unwrap_or(i64::MAX);
-        let done = sqlx::query(&self.sql.append)
+        let n = records.len();
+        let statement = self.sql.append(n);
+        let mut query = sqlx::query(&statement)
             .bind(&id)
             .bind(to_i64(a.expected_version))
             .bind(to_i64(a.lease.fence))
-            .bind(n)
+            .bind(i64::try_from(n).unwrap_or(i64::MAX))
             .bind(a.state.as_str())
             .bind(rows::releases_lease(a.state))
-            .bind(millis(a.lease_ttl))
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
-        if done.rows_affected() == 0 {
-            let found = sqlx::query(&self.sql.current)
-                .bind(&id)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db)?
-                .map(|r| -> Result<_, sqlx::Error> {
-                    Ok((
-                        r.try_get("version")?,
-                        r.try_get("fence")?,
-                        r.try_get("state")?,
-                    ))
-                })
-                .transpose()
-                .map_err(db)?;
-            return Err(rows::diagnose(a, found));
-        }
+            .bind(millis(a.lease_ttl));
         for r in records {
-            sqlx::query(&self.sql.record)
-                .bind(&id)
+            query = query
                 .bind(r.seq)
                 .bind(r.kind)
                 .bind(r.step)
                 .bind(r.attempt)
                 .bind(r.detail)
-                .bind(r.payload)
-                .execute(&mut *conn)
-                .await
-                .map_err(db)?;
+                .bind(r.payload);
         }
-        Ok(a.expected_version + u64::try_from(n).unwrap_or(0))
+        let done = query.execute(&mut *conn).await.map_err(db)?;
+        let n = n as u64;
+        if done.rows_affected() == 1 + n {
+            return Ok(a.expected_version + n);
+        }
+        if done.rows_affected() != 0 {
+            return Err(unexpected(a.id, done.rows_affected(), 1 + n));
+        }
+        let found = sqlx::query(&self.sql.current)
+            .bind(&id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?
+            .map(|r| -> Result<_, sqlx::Error> {
+                Ok((
+                    r.try_get("version")?,
+                    r.try_get("fence")?,
+                    r.try_get("state")?,
+                ))
+            })
+            .transpose()
+            .map_err(db)?;
+        Err(rows::diagnose(a, found))
     }
 
     async fn records_in(
@@ -278,6 +274,16 @@ impl SqliteSagaLog {
             });
         }
         out
+    }
+}
+
+/// A write that changed an unexpected number of rows; its transaction is rolled back.
+fn unexpected(id: SagaId, changed: u64, want: u64) -> LogError {
+    LogError::Backend {
+        backend: BACKEND,
+        message: format!("write to saga {id} changed {changed} rows, expected {want}"),
+        transient: false,
+        source: None,
     }
 }
 

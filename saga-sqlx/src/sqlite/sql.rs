@@ -3,10 +3,13 @@
 use crate::schema::{Dialect, Tables};
 
 pub(super) struct Statements {
+    /// The instance insert and its `Started` record, one command.
     pub(super) create: String,
-    pub(super) started: String,
-    pub(super) append: String,
-    pub(super) record: String,
+    /// `appends[n - 1]`: the checked update and `n` records, one command (n = 1..=4; more are built
+    /// on demand by [`Statements::append`]).
+    appends: Vec<String>,
+    append_head: String,
+    record_tail: String,
     pub(super) current: String,
     pub(super) load: String,
     pub(super) records: String,
@@ -25,28 +28,30 @@ impl Statements {
                     deadline_at_ms, created_at_ms, updated_at_ms";
         let free = format!("(owner = ?3 OR lease_until_ms IS NULL OR lease_until_ms <= {now})");
         Self {
-            // ?1 id, ?2 definition, ?3 version, ?4 owner, ?5 lease ms, ?6 deadline
+            // ?1 id, ?2 definition, ?3 version, ?4 owner, ?5 lease ms, ?6 deadline, ?7 data. The
+            // record is inserted only if the instance was (`changes()` counts the statement before).
             create: format!(
                 "INSERT INTO {i} (id, definition, definition_version, state, version, owner, fence, \
                    lease_until_ms, deadline_at_ms, created_at_ms, updated_at_ms) \
                  VALUES (?1, ?2, ?3, 'running', 1, ?4, 1, {now} + ?5, ?6, {now}, {now}) \
-                 ON CONFLICT (id) DO NOTHING"
+                 ON CONFLICT (id) DO NOTHING; \
+                 INSERT INTO {l} (saga_id, seq, kind, payload, at_ms) \
+                 SELECT ?1, 1, 'started', ?7, {now} WHERE changes() = 1"
             ),
-            started: format!(
-                "INSERT INTO {l} (saga_id, seq, kind, payload, at_ms) \
-                 VALUES (?1, 1, 'started', ?2, {now})"
-            ),
+            appends: Vec::new(),
             // ?1 id, ?2 expected, ?3 fence, ?4 n, ?5 state, ?6 release, ?7 lease ms
-            append: format!(
+            append_head: format!(
                 "UPDATE {i} SET version = version + ?4, state = ?5, \
                    owner = CASE WHEN ?6 THEN NULL ELSE owner END, \
                    lease_until_ms = CASE WHEN ?6 THEN NULL ELSE {now} + ?7 END, \
                    updated_at_ms = {now} \
                  WHERE id = ?1 AND version = ?2 AND fence = ?3 AND state NOT IN {terminal}"
             ),
-            record: format!(
+            // Each record: seq, kind, step, attempt, detail, payload; written only if the statement
+            // before it (the update, or the previous record) changed exactly one row.
+            record_tail: format!(
                 "INSERT INTO {l} (saga_id, seq, kind, step, attempt, detail, payload, at_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, {now})"
+                 SELECT ?1, ?{{0}}, ?{{1}}, ?{{2}}, ?{{3}}, ?{{4}}, ?{{5}}, {now} WHERE changes() = 1"
             ),
             current: format!("SELECT version, fence, state FROM {i} WHERE id = ?1"),
             load: format!(
@@ -85,5 +90,39 @@ impl Statements {
                  ORDER BY id LIMIT ?3"
             ),
         }
+    }
+}
+
+impl Statements {
+    /// The append command for `n` records: the checked update, then one single-row insert per record
+    /// that writes only if the statement before it changed exactly one row. Parameters: ?1..?7 as in
+    /// the update, then six per record from ?8.
+    pub(super) fn append(&self, n: usize) -> std::borrow::Cow<'_, str> {
+        match self.appends.get(n.wrapping_sub(1)) {
+            Some(s) => std::borrow::Cow::Borrowed(s),
+            None => std::borrow::Cow::Owned(self.build_append(n)),
+        }
+    }
+
+    fn build_append(&self, n: usize) -> String {
+        let mut s = self.append_head.clone();
+        for k in 0..n {
+            let base = 8 + 6 * k;
+            let mut tail = self.record_tail.clone();
+            for (j, p) in ["{0}", "{1}", "{2}", "{3}", "{4}", "{5}"]
+                .iter()
+                .enumerate()
+            {
+                tail = tail.replace(p, &(base + j).to_string());
+            }
+            s.push_str("; ");
+            s.push_str(&tail);
+        }
+        s
+    }
+
+    pub(super) fn with_prebuilt_appends(mut self) -> Self {
+        self.appends = (1..=4).map(|n| self.build_append(n)).collect();
+        self
     }
 }
