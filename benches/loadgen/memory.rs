@@ -54,10 +54,16 @@ pub async fn baseline(args: &Args) -> Stats {
             })
             .collect(),
     );
+    let compensations: Arc<Vec<NoOp>> = Arc::new(
+        (1..=args.steps)
+            .map(|_| -> NoOp { Arc::new(|| Box::pin(async { Ok(()) })) })
+            .collect(),
+    );
     let n_steps = args.steps;
     drive(args.sagas, args.concurrency, move |_| {
         let map = Arc::clone(&map);
         let steps = Arc::clone(&steps);
+        let compensations = Arc::clone(&compensations);
         async move {
             let id = uuid::Uuid::now_v7().as_u128();
             let shard = &map[(id % SHARDS as u128) as usize];
@@ -93,6 +99,7 @@ pub async fn baseline(args: &Args) -> Stats {
             if let Some(f) = failed {
                 write(2, f as u32, None);
                 for j in (0..f).rev() {
+                    let _ = compensations[j]().await;
                     write(3, j as u32, None);
                 }
             }
