@@ -17,8 +17,9 @@ use crate::transport::{Headers, Message, MessageKind, ReplyStatus, TransportErro
 /// A [`Step`] that sends a command to a participant and waits for its correlated reply.
 ///
 /// `to_command` builds the command from the saga data; `on_reply` folds the reply into the data. A
-/// participant's permanent error ("no") becomes a permanent [`StepError`] (the saga compensates); a
-/// transient one, a timeout or a transient transport error become transient errors (retried per the
+/// participant's permanent error ("no") becomes a permanent [`StepError`] (the saga compensates), as does
+/// a command too large or malformed to send; a transient one, a timeout or any other transport error
+/// (connection lost, transport closed) become transient errors (retried per the
 /// step's policy, with the same idempotency key, so the participant executes it once). Made by
 /// [`ReplyRouter::step`].
 pub struct RemoteStep<D, C, R, F, G> {
@@ -164,11 +165,16 @@ impl RemoteCall {
         }
     }
 
+    /// Only errors proving the command was not sent and never can be (too large, malformed) refuse the
+    /// step; anything else (including a closed transport during shutdown) leaves the outcome open, so
+    /// the step is retried with the same idempotency key and, if that runs out, takes the
+    /// unknown-outcome path instead of being reported as a business refusal.
     fn transport_error(&self, e: TransportError) -> StepError {
-        let kind = if e.is_transient() {
-            StepErrorKind::Transient
-        } else {
-            StepErrorKind::Permanent
+        let kind = match e {
+            TransportError::MessageTooLarge { .. } | TransportError::Malformed { .. } => {
+                StepErrorKind::Permanent
+            }
+            _ => StepErrorKind::Transient,
         };
         let message = format!("command {} to {}: {e}", self.command, self.topic);
         StepError::new(kind, message).with_source(e)
