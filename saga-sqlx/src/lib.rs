@@ -6,6 +6,7 @@ mod config;
 mod error;
 mod group_commit;
 mod inbox;
+mod log_core;
 mod rows;
 mod schema;
 mod stats;

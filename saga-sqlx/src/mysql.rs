@@ -1,7 +1,5 @@
 //! [`MySqlSagaLog`]: the saga log on MySQL and MariaDB.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use futures::TryStreamExt as _;
 use saga::log::{
@@ -9,15 +7,16 @@ use saga::log::{
     SagaSnapshot,
 };
 use saga::{LogError, SagaId, SagaLog};
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlRow};
 use sqlx::{Executor as _, Row};
 
 use crate::batch::{all_failed, poisons, BatchWrite, WriteOp, WriteResult};
 use crate::config::{SecretUrl, SqlLogConfig};
-use crate::error::{log_error, Error, Result};
+use crate::error::{log_error, Result};
+use crate::log_core::{self, sql_log_api, LogCore};
 use crate::rows::{self, millis, InstanceRow, RecordRow};
-use crate::schema::{Dialect, Tables};
-use crate::stats::{Counters, SqlLogStats};
+use crate::schema::Dialect;
+use crate::stats::SqlLogStats;
 
 mod lit;
 mod sql;
@@ -36,76 +35,55 @@ fn db(e: sqlx::Error) -> LogError {
 /// do not block on each other's rows.
 #[derive(Clone)]
 pub struct MySqlSagaLog {
-    pool: MySqlPool,
-    tables: Arc<Tables>,
-    sql: Arc<sql::Statements>,
-    counters: Arc<Counters>,
-    url: Option<SecretUrl>,
+    core: LogCore<sqlx::MySql, sql::Statements>,
 }
 
-impl std::fmt::Debug for MySqlSagaLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MySqlSagaLog")
-            .field("url", &self.url)
-            .field("table_prefix", &self.tables.prefix)
-            .field("stats", &self.stats())
-            .finish_non_exhaustive()
-    }
-}
-
-impl MySqlSagaLog {
+sql_log_api! {
+    MySqlSagaLog, sqlx::MySql, MySqlPool;
     /// Connects a pool to `url` (`mysql://user:password@host:3306/db`) and, unless turned off in
     /// `config`, runs the migrations.
     ///
     /// # Errors
-    /// [`Error::InvalidTablePrefix`], [`Error::Connect`], [`Error::Migrate`].
-    pub async fn connect(url: &str, config: SqlLogConfig) -> Result<Self> {
-        config.validate()?;
-        let secret = SecretUrl::new(url);
-        let connect_err = |e: sqlx::Error| Error::Connect {
-            backend: BACKEND,
-            url: secret.to_string(),
-            message: secret.scrub(&e.to_string()),
-            transient: crate::error::is_transient(&e),
-            source: e,
-        };
-        let options: MySqlConnectOptions = secret.expose().parse().map_err(connect_err)?;
-        let pool = MySqlPoolOptions::new()
-            .max_connections(config.max_connections())
-            .acquire_timeout(config.acquire_timeout())
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                        .await
-                        .map(|_| ())
+    /// [`Error::InvalidTablePrefix`](crate::Error::InvalidTablePrefix), [`Error::Connect`](crate::Error::Connect), [`Error::Migrate`](crate::Error::Migrate).
+    connect;
+    /// The connection pool, e.g. for a participant's business transaction with the
+    /// [`Inbox`](crate::Inbox).
+    pool;
+    /// The participant inbox in this database and table prefix, for `scope`.
+    inbox;
+    /// Commit counters of this log (and its clones).
+    stats;
+}
+
+impl MySqlSagaLog {
+    /// Every connection of the pool runs at `READ COMMITTED`.
+    async fn open(url: &str, config: &SqlLogConfig) -> Result<(MySqlPool, SecretUrl)> {
+        log_core::open(
+            BACKEND,
+            url,
+            config,
+            str::parse::<MySqlConnectOptions>,
+            |p| {
+                p.after_connect(|conn: &mut MySqlConnection, _| {
+                    Box::pin(async move {
+                        conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                            .await
+                            .map(|_| ())
+                    })
                 })
-            })
-            .connect_with(options)
-            .await
-            .map_err(connect_err)?;
-        let mut log = Self::with_pool(pool, &config)?;
-        log.url = Some(secret);
-        if config.runs_migrations() {
-            log.migrate().await?;
-        }
-        Ok(log)
+            },
+        )
+        .await
     }
 
     /// Uses an existing pool (best at `READ COMMITTED`). Does not run migrations: call
     /// [`migrate`](Self::migrate).
     ///
     /// # Errors
-    /// [`Error::InvalidTablePrefix`].
+    /// [`Error::InvalidTablePrefix`](crate::Error::InvalidTablePrefix).
     pub fn with_pool(pool: MySqlPool, config: &SqlLogConfig) -> Result<Self> {
-        config.validate()?;
-        let tables = Tables::new(config.table_prefix());
-        Ok(Self {
-            pool,
-            sql: Arc::new(sql::Statements::new(&tables)),
-            tables: Arc::new(tables),
-            counters: Counters::new(),
-            url: None,
-        })
+        let core = LogCore::new(pool, config, sql::Statements::new)?;
+        Ok(Self { core })
     }
 
     /// Creates or upgrades the tables; idempotent, and safe to run from several processes at once
@@ -113,18 +91,11 @@ impl MySqlSagaLog {
     /// and an index that already exists is skipped).
     ///
     /// # Errors
-    /// [`Error::Migrate`].
+    /// [`Error::Migrate`](crate::Error::Migrate).
     pub async fn migrate(&self) -> Result<()> {
-        let fail = |version| {
-            move |e: sqlx::Error| Error::Migrate {
-                backend: BACKEND,
-                version,
-                message: e.to_string(),
-                source: e,
-            }
-        };
-        let mut conn = self.pool.acquire().await.map_err(fail(0))?;
-        let lock = format!("saga-sqlx/{}", self.tables.prefix);
+        let fail = |version| log_core::migrate_error(BACKEND, version);
+        let mut conn = self.core.pool.acquire().await.map_err(fail(0))?;
+        let lock = format!("saga-sqlx/{}", self.core.tables.prefix);
         sqlx::query("SELECT GET_LOCK(?, 60)")
             .bind(&lock)
             .execute(&mut *conn)
@@ -140,15 +111,8 @@ impl MySqlSagaLog {
     }
 
     async fn migrate_locked(&self, conn: &mut MySqlConnection) -> Result<()> {
-        let fail = |version| {
-            move |e: sqlx::Error| Error::Migrate {
-                backend: BACKEND,
-                version,
-                message: e.to_string(),
-                source: e,
-            }
-        };
-        let m = &self.tables.migrations;
+        let fail = |version| log_core::migrate_error(BACKEND, version);
+        let m = &self.core.tables.migrations;
         sqlx::query(&format!(
             "CREATE TABLE IF NOT EXISTS {m} (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL) \
              ENGINE=InnoDB"
@@ -160,7 +124,7 @@ impl MySqlSagaLog {
             .fetch_all(&mut *conn)
             .await
             .map_err(fail(0))?;
-        for (version, statements) in self.tables.migrations(Dialect::MySql) {
+        for (version, statements) in self.core.tables.migrations(Dialect::MySql) {
             if applied.contains(&version) {
                 continue;
             }
@@ -186,34 +150,9 @@ impl MySqlSagaLog {
         Ok(())
     }
 
-    /// The connection pool, e.g. for a participant's business transaction with the
-    /// [`Inbox`](crate::Inbox).
-    #[must_use]
-    pub fn pool(&self) -> &MySqlPool {
-        &self.pool
-    }
-
-    /// The participant inbox in this database and table prefix, for `scope`.
-    #[must_use]
-    pub fn inbox(&self, scope: impl Into<String>) -> crate::Inbox<sqlx::MySql> {
-        crate::Inbox::new(self.pool.clone(), Arc::clone(&self.tables), scope)
-    }
-
-    /// Commit counters of this log (and its clones).
-    #[must_use]
-    pub fn stats(&self) -> SqlLogStats {
-        self.counters.snapshot()
-    }
-
-    /// The table prefix.
-    #[must_use]
-    pub fn table_prefix(&self) -> &str {
-        &self.tables.prefix
-    }
-
     async fn create_in(&self, conn: &mut MySqlConnection, saga: &NewSaga) -> WriteResult {
         let mut body = String::with_capacity(768 + 2 * saga.data.len());
-        self.sql.create_body(&mut body, saga);
+        self.core.sql.create_body(&mut body, saga);
         match run_body(conn, &body).await {
             Ok(_) => Ok(1),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
@@ -227,7 +166,7 @@ impl MySqlSagaLog {
     /// [`sql::Statements::append_body`]).
     async fn append_in(&self, conn: &mut MySqlConnection, a: &Append<'_>) -> WriteResult {
         let mut body = String::with_capacity(1024);
-        self.sql.append_body(&mut body, a);
+        self.core.sql.append_body(&mut body, a);
         let counts = run_body(conn, &body).await.map_err(db)?;
         self.append_result(conn, a, &counts).await
     }
@@ -253,7 +192,7 @@ impl MySqlSagaLog {
             }
             return Ok(a.expected_version + n);
         }
-        let found = sqlx::query(&self.sql.current)
+        let found = sqlx::query(&self.core.sql.current)
             .bind(bin(a.id))
             .fetch_optional(&mut *conn)
             .await
@@ -275,7 +214,7 @@ impl MySqlSagaLog {
         conn: &mut MySqlConnection,
         id: SagaId,
     ) -> Result<Vec<LogRecord>, LogError> {
-        let rows = sqlx::query(&self.sql.records)
+        let rows = sqlx::query(&self.core.sql.records)
             .bind(bin(id))
             .fetch_all(&mut *conn)
             .await
@@ -345,27 +284,27 @@ fn record(row: &MySqlRow) -> Result<RecordRow, sqlx::Error> {
 #[async_trait]
 impl SagaLog for MySqlSagaLog {
     async fn create(&self, saga: NewSaga) -> Result<Lease, LogError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut tx = self.core.pool.begin().await.map_err(db)?;
         let fence = self.create_in(&mut tx, &saga).await?;
         tx.commit().await.map_err(db)?;
-        self.counters.commit();
-        self.counters.created();
+        self.core.counters.commit();
+        self.core.counters.created();
         Ok(Lease { fence })
     }
 
     async fn append(&self, append: Append<'_>) -> Result<u64, LogError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut tx = self.core.pool.begin().await.map_err(db)?;
         let version = self.append_in(&mut tx, &append).await?;
         tx.commit().await.map_err(db)?;
-        self.counters.commit();
-        self.counters.appended();
+        self.core.counters.commit();
+        self.core.counters.appended();
         Ok(version)
     }
 
     async fn load(&self, id: SagaId) -> Result<Option<SagaSnapshot>, LogError> {
-        let rows = sqlx::query(&self.sql.load)
+        let rows = sqlx::query(&self.core.sql.load)
             .bind(bin(id))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.core.pool)
             .await
             .map_err(db)?;
         let Some(first) = rows.first() else {
@@ -383,16 +322,18 @@ impl SagaLog for MySqlSagaLog {
     }
 
     async fn claim(&self, claim: Claim) -> Result<Vec<Claimed>, LogError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut tx = self.core.pool.begin().await.map_err(db)?;
         let query = match claim.target {
-            ClaimTarget::Recoverable { limit, after } => sqlx::query_scalar(&self.sql.claimable)
-                .bind(&claim.definition)
-                .bind(i64::from(claim.definition_version))
-                .bind(after.map(bin))
-                .bind(after.map(bin))
-                .bind(&claim.owner)
-                .bind(i64::try_from(limit).unwrap_or(i64::MAX)),
-            ClaimTarget::One(id) => sqlx::query_scalar(&self.sql.claimable_one)
+            ClaimTarget::Recoverable { limit, after } => {
+                sqlx::query_scalar(&self.core.sql.claimable)
+                    .bind(&claim.definition)
+                    .bind(i64::from(claim.definition_version))
+                    .bind(after.map(bin))
+                    .bind(after.map(bin))
+                    .bind(&claim.owner)
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            }
+            ClaimTarget::One(id) => sqlx::query_scalar(&self.core.sql.claimable_one)
                 .bind(bin(id))
                 .bind(&claim.definition)
                 .bind(i64::from(claim.definition_version))
@@ -402,7 +343,7 @@ impl SagaLog for MySqlSagaLog {
         let ids: Vec<Vec<u8>> = query.fetch_all(&mut *tx).await.map_err(db)?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            sqlx::query(&self.sql.take)
+            sqlx::query(&self.core.sql.take)
                 .bind(&claim.owner)
                 .bind(&claim.owner)
                 .bind(millis(claim.lease_ttl))
@@ -410,7 +351,7 @@ impl SagaLog for MySqlSagaLog {
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-            let row = sqlx::query(&self.sql.taken)
+            let row = sqlx::query(&self.core.sql.taken)
                 .bind(&id)
                 .fetch_one(&mut *tx)
                 .await
@@ -425,8 +366,8 @@ impl SagaLog for MySqlSagaLog {
             });
         }
         tx.commit().await.map_err(db)?;
-        self.counters.commit();
-        self.counters.claimed(out.len());
+        self.core.counters.commit();
+        self.core.counters.claimed(out.len());
         Ok(out)
     }
 
@@ -437,13 +378,13 @@ impl SagaLog for MySqlSagaLog {
             let names: Vec<&str> = query.states.iter().map(|s| s.as_str()).collect();
             format!(",{},", names.join(","))
         };
-        let rows = sqlx::query(&self.sql.list)
+        let rows = sqlx::query(&self.core.sql.list)
             .bind(query.definition.as_deref())
             .bind(query.definition.as_deref())
             .bind(&states)
             .bind(&states)
             .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.core.pool)
             .await
             .map_err(db)?;
         rows.iter()
@@ -475,7 +416,7 @@ impl BatchWrite for MySqlSagaLog {
     /// `UPDATE ... WHERE id = ? AND version = ? AND fence = ?` is checked on its own, so a conflicting
     /// write gets its own error and the others commit.
     async fn write_batch(&self, ops: &[WriteOp]) -> Vec<WriteResult> {
-        let mut tx = match self.pool.begin().await {
+        let mut tx = match self.core.pool.begin().await {
             Ok(tx) => tx,
             Err(e) => return all_failed(ops.len(), BACKEND, &e),
         };
@@ -487,8 +428,8 @@ impl BatchWrite for MySqlSagaLog {
                 body.push(';');
             }
             spans.push(match op {
-                WriteOp::Create(s) => self.sql.create_body(&mut body, s),
-                WriteOp::Append(a) => self.sql.append_body(&mut body, &a.as_append()),
+                WriteOp::Create(s) => self.core.sql.create_body(&mut body, s),
+                WriteOp::Append(a) => self.core.sql.append_body(&mut body, &a.as_append()),
             });
             if body.len() >= BODY_LIMIT || k + 1 == ops.len() {
                 match run_body(&mut tx, &body).await {
@@ -524,8 +465,8 @@ impl BatchWrite for MySqlSagaLog {
         if let Err(e) = tx.commit().await {
             return all_failed(ops.len(), BACKEND, &e);
         }
-        self.counters.commit();
-        crate::batch::count(&self.counters, ops, &results);
+        self.core.counters.commit();
+        crate::batch::count(&self.core.counters, ops, &results);
         results
     }
 

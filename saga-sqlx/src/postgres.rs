@@ -1,20 +1,19 @@
 //! [`PostgresSagaLog`]: the saga log on PostgreSQL.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use saga::log::{Append, Claim, ClaimTarget, Claimed, Lease, ListQuery, NewSaga, SagaSnapshot};
 use saga::{LogError, SagaId, SagaLog};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgRow};
 use sqlx::Row;
 use uuid::Uuid;
 
 use crate::batch::{all_failed, BatchWrite, WriteOp, WriteResult};
 use crate::config::{SecretUrl, SqlLogConfig};
-use crate::error::{log_error, Error, Result};
+use crate::error::{log_error, Result};
+use crate::log_core::{self, sql_log_api, LogCore};
 use crate::rows::{self, event_rows, millis, to_i64, InstanceRow, RecordRow};
-use crate::schema::{Dialect, Tables};
-use crate::stats::{Counters, SqlLogStats};
+use crate::schema::Dialect;
+use crate::stats::SqlLogStats;
 
 mod sql;
 
@@ -27,92 +26,55 @@ const BACKEND: &str = "postgres";
 /// concurrent recoveries never take the same saga. Cheap to clone (the pool is shared).
 #[derive(Clone)]
 pub struct PostgresSagaLog {
-    pool: PgPool,
-    tables: Arc<Tables>,
-    sql: Arc<sql::Statements>,
-    counters: Arc<Counters>,
-    url: Option<SecretUrl>,
+    core: LogCore<sqlx::Postgres, sql::Statements>,
 }
 
-impl std::fmt::Debug for PostgresSagaLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresSagaLog")
-            .field("url", &self.url)
-            .field("table_prefix", &self.tables.prefix)
-            .field("stats", &self.stats())
-            .finish_non_exhaustive()
-    }
-}
-
-impl PostgresSagaLog {
+sql_log_api! {
+    PostgresSagaLog, sqlx::Postgres, PgPool;
     /// Connects a pool to `url` (`postgres://user:password@host:port/db`) and, unless turned off in
     /// `config`, runs the migrations.
     ///
     /// # Errors
-    /// [`Error::InvalidTablePrefix`], [`Error::Connect`] (the URL in it has no password),
-    /// [`Error::Migrate`].
-    pub async fn connect(url: &str, config: SqlLogConfig) -> Result<Self> {
-        config.validate()?;
-        let secret = SecretUrl::new(url);
-        let connect_err = |e: sqlx::Error| Error::Connect {
-            backend: BACKEND,
-            url: secret.to_string(),
-            message: secret.scrub(&e.to_string()),
-            transient: crate::error::is_transient(&e),
-            source: e,
-        };
-        let options: PgConnectOptions = secret.expose().parse().map_err(connect_err)?;
-        let pool = PgPoolOptions::new()
-            .max_connections(config.max_connections())
-            .acquire_timeout(config.acquire_timeout())
-            .connect_with(options)
-            .await
-            .map_err(connect_err)?;
-        let mut log = Self::with_pool(pool, &config)?;
-        log.url = Some(secret);
-        if config.runs_migrations() {
-            log.migrate().await?;
-        }
-        Ok(log)
+    /// [`Error::InvalidTablePrefix`](crate::Error::InvalidTablePrefix), [`Error::Connect`](crate::Error::Connect) (the URL in it has no password),
+    /// [`Error::Migrate`](crate::Error::Migrate).
+    connect;
+    /// The connection pool, e.g. to run a participant's business transaction with the
+    /// [`Inbox`](crate::Inbox).
+    pool;
+    /// The participant inbox in this log's database and table prefix, for `scope`.
+    inbox;
+    /// Commit counters of this log (and its clones).
+    stats;
+}
+
+impl PostgresSagaLog {
+    async fn open(url: &str, config: &SqlLogConfig) -> Result<(PgPool, SecretUrl)> {
+        log_core::open(BACKEND, url, config, str::parse::<PgConnectOptions>, |p| p).await
     }
 
     /// Uses an existing pool. Does not run migrations: call [`migrate`](Self::migrate).
     ///
     /// # Errors
-    /// [`Error::InvalidTablePrefix`].
+    /// [`Error::InvalidTablePrefix`](crate::Error::InvalidTablePrefix).
     pub fn with_pool(pool: PgPool, config: &SqlLogConfig) -> Result<Self> {
-        config.validate()?;
-        let tables = Tables::new(config.table_prefix());
-        Ok(Self {
-            pool,
-            sql: Arc::new(sql::Statements::new(&tables)),
-            tables: Arc::new(tables),
-            counters: Counters::new(),
-            url: None,
-        })
+        let core = LogCore::new(pool, config, sql::Statements::new)?;
+        Ok(Self { core })
     }
 
     /// Creates or upgrades the tables; idempotent, and safe to run from several processes at once (an
     /// advisory lock serializes them).
     ///
     /// # Errors
-    /// [`Error::Migrate`].
+    /// [`Error::Migrate`](crate::Error::Migrate).
     pub async fn migrate(&self) -> Result<()> {
-        let fail = |version| {
-            move |e: sqlx::Error| Error::Migrate {
-                backend: BACKEND,
-                version,
-                message: e.to_string(),
-                source: e,
-            }
-        };
-        let mut tx = self.pool.begin().await.map_err(fail(0))?;
+        let fail = |version| log_core::migrate_error(BACKEND, version);
+        let mut tx = self.core.pool.begin().await.map_err(fail(0))?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-            .bind(format!("saga-sqlx/{}", self.tables.prefix))
+            .bind(format!("saga-sqlx/{}", self.core.tables.prefix))
             .execute(&mut *tx)
             .await
             .map_err(fail(0))?;
-        let m = &self.tables.migrations;
+        let m = &self.core.tables.migrations;
         sqlx::query(&format!(
             "CREATE TABLE IF NOT EXISTS {m} (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)"
         ))
@@ -123,7 +85,7 @@ impl PostgresSagaLog {
             .fetch_all(&mut *tx)
             .await
             .map_err(fail(0))?;
-        for (version, statements) in self.tables.migrations(Dialect::Postgres) {
+        for (version, statements) in self.core.tables.migrations(Dialect::Postgres) {
             if applied.contains(&version) {
                 continue;
             }
@@ -145,33 +107,8 @@ impl PostgresSagaLog {
         tx.commit().await.map_err(fail(0))
     }
 
-    /// The connection pool, e.g. to run a participant's business transaction with the
-    /// [`Inbox`](crate::Inbox).
-    #[must_use]
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    /// The participant inbox in this log's database and table prefix, for `scope`.
-    #[must_use]
-    pub fn inbox(&self, scope: impl Into<String>) -> crate::Inbox<sqlx::Postgres> {
-        crate::Inbox::new(self.pool.clone(), Arc::clone(&self.tables), scope)
-    }
-
-    /// Commit counters of this log (and its clones).
-    #[must_use]
-    pub fn stats(&self) -> SqlLogStats {
-        self.counters.snapshot()
-    }
-
-    /// The table prefix.
-    #[must_use]
-    pub fn table_prefix(&self) -> &str {
-        &self.tables.prefix
-    }
-
     async fn create_on(&self, conn: &mut PgConnection, saga: &NewSaga) -> WriteResult {
-        let done = sqlx::query(&self.sql.create)
+        let done = sqlx::query(&self.core.sql.create)
             .bind(saga.id.as_uuid())
             .bind(&saga.definition)
             .bind(i64::from(saga.definition_version))
@@ -192,7 +129,7 @@ impl PostgresSagaLog {
         let rows = event_rows(a.expected_version, a.events);
         let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
         let release = rows::releases_lease(a.state);
-        let updated: Option<i64> = sqlx::query_scalar(&self.sql.append)
+        let updated: Option<i64> = sqlx::query_scalar(&self.core.sql.append)
             .bind(a.id.as_uuid())
             .bind(to_i64(a.expected_version))
             .bind(to_i64(a.lease.fence))
@@ -212,7 +149,7 @@ impl PostgresSagaLog {
         if let Some(version) = updated {
             return u64::try_from(version).map_err(|_| crate::error::corrupt(a.id, "bad version"));
         }
-        let found = sqlx::query(&self.sql.current)
+        let found = sqlx::query(&self.core.sql.current)
             .bind(a.id.as_uuid())
             .fetch_optional(&mut *conn)
             .await
@@ -233,9 +170,9 @@ impl PostgresSagaLog {
         &self,
         ids: &[Uuid],
     ) -> Result<Vec<(SagaId, saga::log::LogRecord)>, LogError> {
-        let rows = sqlx::query(&self.sql.records_of)
+        let rows = sqlx::query(&self.core.sql.records_of)
             .bind(ids)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.core.pool)
             .await
             .map_err(|e| log_error(BACKEND, e))?;
         rows.iter()
@@ -296,32 +233,34 @@ fn instances(rows: &[PgRow]) -> Result<Vec<saga::log::SagaInstance>, LogError> {
 impl SagaLog for PostgresSagaLog {
     async fn create(&self, saga: NewSaga) -> Result<Lease, LogError> {
         let mut conn = self
+            .core
             .pool
             .acquire()
             .await
             .map_err(|e| log_error(BACKEND, e))?;
         let fence = self.create_on(&mut conn, &saga).await?;
-        self.counters.commit();
-        self.counters.created();
+        self.core.counters.commit();
+        self.core.counters.created();
         Ok(Lease { fence })
     }
 
     async fn append(&self, append: Append<'_>) -> Result<u64, LogError> {
         let mut conn = self
+            .core
             .pool
             .acquire()
             .await
             .map_err(|e| log_error(BACKEND, e))?;
         let version = self.append_on(&mut conn, &append).await?;
-        self.counters.commit();
-        self.counters.appended();
+        self.core.counters.commit();
+        self.core.counters.appended();
         Ok(version)
     }
 
     async fn load(&self, id: SagaId) -> Result<Option<SagaSnapshot>, LogError> {
-        let rows = sqlx::query(&self.sql.load)
+        let rows = sqlx::query(&self.core.sql.load)
             .bind(id.as_uuid())
-            .fetch_all(&self.pool)
+            .fetch_all(&self.core.pool)
             .await
             .map_err(|e| log_error(BACKEND, e))?;
         let Some(first) = rows.first() else {
@@ -347,13 +286,13 @@ impl SagaLog for PostgresSagaLog {
     async fn claim(&self, claim: Claim) -> Result<Vec<Claimed>, LogError> {
         let (statement, last) = match claim.target {
             ClaimTarget::Recoverable { limit, after } => (
-                &self.sql.claim_recoverable,
+                &self.core.sql.claim_recoverable,
                 Last::Page(
                     i64::try_from(limit).unwrap_or(i64::MAX),
                     after.map(|a| *a.as_uuid()),
                 ),
             ),
-            ClaimTarget::One(id) => (&self.sql.claim_one, Last::Id(*id.as_uuid())),
+            ClaimTarget::One(id) => (&self.core.sql.claim_one, Last::Id(*id.as_uuid())),
             _ => return Ok(Vec::new()),
         };
         let query = sqlx::query(statement)
@@ -366,16 +305,16 @@ impl SagaLog for PostgresSagaLog {
             Last::Id(id) => query.bind(id),
         };
         let rows = query
-            .fetch_all(&self.pool)
+            .fetch_all(&self.core.pool)
             .await
             .map_err(|e| log_error(BACKEND, e))?;
-        self.counters.commit();
+        self.core.counters.commit();
         let mut claimed = instances(&rows)?;
         if claimed.is_empty() {
             return Ok(Vec::new());
         }
         claimed.sort_by_key(|i| i.id);
-        self.counters.claimed(claimed.len());
+        self.core.counters.claimed(claimed.len());
         let ids: Vec<Uuid> = claimed.iter().map(|i| *i.id.as_uuid()).collect();
         let records = self.records_of(&ids).await?;
         Ok(rows::snapshots(claimed, records)
@@ -391,11 +330,11 @@ impl SagaLog for PostgresSagaLog {
 
     async fn list(&self, query: ListQuery) -> Result<Vec<saga::log::SagaInstance>, LogError> {
         let states: Vec<&str> = query.states.iter().map(|s| s.as_str()).collect();
-        let rows = sqlx::query(&self.sql.list)
+        let rows = sqlx::query(&self.core.sql.list)
             .bind(query.definition.as_deref())
             .bind(states)
             .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.core.pool)
             .await
             .map_err(|e| log_error(BACKEND, e))?;
         instances(&rows)
@@ -478,7 +417,7 @@ impl PostgresSagaLog {
                 }
             }
         }
-        let rows = sqlx::query(&self.sql.batch)
+        let rows = sqlx::query(&self.core.sql.batch)
             .bind(c_id)
             .bind(c_def)
             .bind(c_ver)
@@ -500,7 +439,7 @@ impl PostgresSagaLog {
             .bind(e_attempt)
             .bind(e_detail)
             .bind(e_payload)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.core.pool)
             .await;
         let rows = match rows {
             Ok(rows) => rows,
@@ -510,7 +449,7 @@ impl PostgresSagaLog {
             // Whether it committed is unknown (e.g. the connection dropped): a transient error each.
             Err(e) => return all_failed(ops.len(), BACKEND, &e),
         };
-        self.counters.commit();
+        self.core.counters.commit();
         let mut written = std::collections::HashMap::with_capacity(rows.len());
         for row in &rows {
             match (row.try_get::<Uuid, _>(0), row.try_get::<i64, _>(1)) {
@@ -574,7 +513,7 @@ impl PostgresSagaLog {
                 }
             }
         }
-        crate::batch::count(&self.counters, ops, &results);
+        crate::batch::count(&self.core.counters, ops, &results);
         results
     }
 
@@ -583,9 +522,9 @@ impl PostgresSagaLog {
         &self,
         ids: &[Uuid],
     ) -> Result<std::collections::HashMap<Uuid, (i64, i64, String)>, LogError> {
-        let rows = sqlx::query(&self.sql.current_of)
+        let rows = sqlx::query(&self.core.sql.current_of)
             .bind(ids)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.core.pool)
             .await
             .map_err(|e| log_error(BACKEND, e))?;
         rows.iter()

@@ -1,7 +1,6 @@
 //! [`SqliteSagaLog`]: the saga log in an SQLite file.
 
 use std::str::FromStr;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use saga::log::{
@@ -10,17 +9,18 @@ use saga::log::{
 };
 use saga::{LogError, SagaId, SagaLog};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqliteRow,
+    SqliteSynchronous,
 };
 use sqlx::Row;
 
 use crate::batch::{all_failed, poisons, BatchWrite, WriteOp, WriteResult};
 use crate::config::{SecretUrl, SqlLogConfig};
-use crate::error::{log_error, Error, Result};
+use crate::error::{log_error, Result};
+use crate::log_core::{self, sql_log_api, LogCore};
 use crate::rows::{self, event_rows, millis, to_i64, InstanceRow, RecordRow};
-use crate::schema::{Dialect, Tables};
-use crate::stats::{Counters, SqlLogStats};
+use crate::schema::Dialect;
+use crate::stats::SqlLogStats;
 
 mod sql;
 
@@ -40,91 +40,60 @@ fn db(e: sqlx::Error) -> LogError {
 /// counts them.
 #[derive(Clone)]
 pub struct SqliteSagaLog {
-    pool: SqlitePool,
-    tables: Arc<Tables>,
-    sql: Arc<sql::Statements>,
-    counters: Arc<Counters>,
-    url: Option<SecretUrl>,
+    core: LogCore<sqlx::Sqlite, sql::Statements>,
 }
 
-impl std::fmt::Debug for SqliteSagaLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteSagaLog")
-            .field("url", &self.url)
-            .field("table_prefix", &self.tables.prefix)
-            .field("stats", &self.stats())
-            .finish_non_exhaustive()
-    }
-}
-
-impl SqliteSagaLog {
+sql_log_api! {
+    SqliteSagaLog, sqlx::Sqlite, SqlitePool;
     /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db`) and, unless turned
     /// off in `config`, runs the migrations.
     ///
     /// # Errors
-    /// [`Error::InvalidTablePrefix`], [`Error::Connect`], [`Error::Migrate`].
-    pub async fn connect(url: &str, config: SqlLogConfig) -> Result<Self> {
-        config.validate()?;
-        let secret = SecretUrl::new(url);
-        let connect_err = |e: sqlx::Error| Error::Connect {
-            backend: BACKEND,
-            url: secret.to_string(),
-            message: secret.scrub(&e.to_string()),
-            transient: crate::error::is_transient(&e),
-            source: e,
+    /// [`Error::InvalidTablePrefix`](crate::Error::InvalidTablePrefix), [`Error::Connect`](crate::Error::Connect), [`Error::Migrate`](crate::Error::Migrate).
+    connect;
+    /// The connection pool (one connection), e.g. for a participant's business transaction with the
+    /// [`Inbox`](crate::Inbox).
+    pool;
+    /// The participant inbox in this database and table prefix, for `scope`.
+    inbox;
+    /// Commit counters of this log (and its clones): the SQLite commit counter of the benchmarks.
+    stats;
+}
+
+impl SqliteSagaLog {
+    /// One connection, WAL mode, `synchronous=NORMAL`, the configured busy timeout; the file is created
+    /// if missing.
+    async fn open(url: &str, config: &SqlLogConfig) -> Result<(SqlitePool, SecretUrl)> {
+        let options = |url: &str| {
+            Ok(SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(config.busy_timeout()))
         };
-        let options = SqliteConnectOptions::from_str(secret.expose())
-            .map_err(connect_err)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(config.busy_timeout());
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(config.acquire_timeout())
-            .connect_with(options)
-            .await
-            .map_err(connect_err)?;
-        let mut log = Self::with_pool(pool, &config)?;
-        log.url = Some(secret);
-        if config.runs_migrations() {
-            log.migrate().await?;
-        }
-        Ok(log)
+        log_core::open(BACKEND, url, config, options, |p| p.max_connections(1)).await
     }
 
     /// Uses an existing pool (give it one connection, WAL mode and a busy timeout). Does not run
     /// migrations: call [`migrate`](Self::migrate).
     ///
     /// # Errors
-    /// [`Error::InvalidTablePrefix`].
+    /// [`Error::InvalidTablePrefix`](crate::Error::InvalidTablePrefix).
     pub fn with_pool(pool: SqlitePool, config: &SqlLogConfig) -> Result<Self> {
-        config.validate()?;
-        let tables = Tables::new(config.table_prefix());
-        Ok(Self {
-            pool,
-            sql: Arc::new(sql::Statements::new(&tables).with_prebuilt_appends()),
-            tables: Arc::new(tables),
-            counters: Counters::new(),
-            url: None,
-        })
+        let core = LogCore::new(pool, config, |t| {
+            sql::Statements::new(t).with_prebuilt_appends()
+        })?;
+        Ok(Self { core })
     }
 
     /// Creates or upgrades the tables in one immediate transaction; idempotent.
     ///
     /// # Errors
-    /// [`Error::Migrate`].
+    /// [`Error::Migrate`](crate::Error::Migrate).
     pub async fn migrate(&self) -> Result<()> {
-        let fail = |version| {
-            move |e: sqlx::Error| Error::Migrate {
-                backend: BACKEND,
-                version,
-                message: e.to_string(),
-                source: e,
-            }
-        };
-        let mut tx = self.pool.begin_with(BEGIN).await.map_err(fail(0))?;
-        let m = &self.tables.migrations;
+        let fail = |version| log_core::migrate_error(BACKEND, version);
+        let mut tx = self.core.pool.begin_with(BEGIN).await.map_err(fail(0))?;
+        let m = &self.core.tables.migrations;
         sqlx::query(&format!(
             "CREATE TABLE IF NOT EXISTS {m} (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)"
         ))
@@ -135,7 +104,7 @@ impl SqliteSagaLog {
             .fetch_all(&mut *tx)
             .await
             .map_err(fail(0))?;
-        for (version, statements) in self.tables.migrations(Dialect::Sqlite) {
+        for (version, statements) in self.core.tables.migrations(Dialect::Sqlite) {
             if applied.contains(&version) {
                 continue;
             }
@@ -157,34 +126,9 @@ impl SqliteSagaLog {
         tx.commit().await.map_err(fail(0))
     }
 
-    /// The connection pool (one connection), e.g. for a participant's business transaction with the
-    /// [`Inbox`](crate::Inbox).
-    #[must_use]
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    /// The participant inbox in this database and table prefix, for `scope`.
-    #[must_use]
-    pub fn inbox(&self, scope: impl Into<String>) -> crate::Inbox<sqlx::Sqlite> {
-        crate::Inbox::new(self.pool.clone(), Arc::clone(&self.tables), scope)
-    }
-
-    /// Commit counters of this log (and its clones): the SQLite commit counter of the benchmarks.
-    #[must_use]
-    pub fn stats(&self) -> SqlLogStats {
-        self.counters.snapshot()
-    }
-
-    /// The table prefix.
-    #[must_use]
-    pub fn table_prefix(&self) -> &str {
-        &self.tables.prefix
-    }
-
     /// The instance row and its `Started` record in one command.
     async fn create_in(&self, conn: &mut SqliteConnection, saga: &NewSaga) -> WriteResult {
-        let done = sqlx::query(&self.sql.create)
+        let done = sqlx::query(&self.core.sql.create)
             .bind(saga.id.to_string())
             .bind(&saga.definition)
             .bind(i64::from(saga.definition_version))
@@ -207,7 +151,7 @@ impl SqliteSagaLog {
         let id = a.id.to_string();
         let records = event_rows(a.expected_version, a.events);
         let n = records.len();
-        let statement = self.sql.append(n);
+        let statement = self.core.sql.append(n);
         let mut query = sqlx::query(&statement)
             .bind(&id)
             .bind(to_i64(a.expected_version))
@@ -233,7 +177,7 @@ impl SqliteSagaLog {
         if done.rows_affected() != 0 {
             return Err(unexpected(a.id, done.rows_affected(), 1 + n));
         }
-        let found = sqlx::query(&self.sql.current)
+        let found = sqlx::query(&self.core.sql.current)
             .bind(&id)
             .fetch_optional(&mut *conn)
             .await
@@ -255,7 +199,7 @@ impl SqliteSagaLog {
         conn: &mut SqliteConnection,
         id: SagaId,
     ) -> Result<Vec<LogRecord>, LogError> {
-        let rows = sqlx::query(&self.sql.records)
+        let rows = sqlx::query(&self.core.sql.records)
             .bind(id.to_string())
             .fetch_all(&mut *conn)
             .await
@@ -322,27 +266,27 @@ fn record(row: &SqliteRow) -> Result<RecordRow, sqlx::Error> {
 #[async_trait]
 impl SagaLog for SqliteSagaLog {
     async fn create(&self, saga: NewSaga) -> Result<Lease, LogError> {
-        let mut tx = self.pool.begin_with(BEGIN).await.map_err(db)?;
+        let mut tx = self.core.pool.begin_with(BEGIN).await.map_err(db)?;
         let fence = self.create_in(&mut tx, &saga).await?;
         tx.commit().await.map_err(db)?;
-        self.counters.commit();
-        self.counters.created();
+        self.core.counters.commit();
+        self.core.counters.created();
         Ok(Lease { fence })
     }
 
     async fn append(&self, append: Append<'_>) -> Result<u64, LogError> {
-        let mut tx = self.pool.begin_with(BEGIN).await.map_err(db)?;
+        let mut tx = self.core.pool.begin_with(BEGIN).await.map_err(db)?;
         let version = self.append_in(&mut tx, &append).await?;
         tx.commit().await.map_err(db)?;
-        self.counters.commit();
-        self.counters.appended();
+        self.core.counters.commit();
+        self.core.counters.appended();
         Ok(version)
     }
 
     async fn load(&self, id: SagaId) -> Result<Option<SagaSnapshot>, LogError> {
-        let rows = sqlx::query(&self.sql.load)
+        let rows = sqlx::query(&self.core.sql.load)
             .bind(id.to_string())
-            .fetch_all(&self.pool)
+            .fetch_all(&self.core.pool)
             .await
             .map_err(db)?;
         let Some(first) = rows.first() else {
@@ -360,15 +304,17 @@ impl SagaLog for SqliteSagaLog {
     }
 
     async fn claim(&self, claim: Claim) -> Result<Vec<Claimed>, LogError> {
-        let mut tx = self.pool.begin_with(BEGIN).await.map_err(db)?;
+        let mut tx = self.core.pool.begin_with(BEGIN).await.map_err(db)?;
         let query = match claim.target {
-            ClaimTarget::Recoverable { limit, after } => sqlx::query_scalar(&self.sql.claimable)
-                .bind(&claim.definition)
-                .bind(i64::from(claim.definition_version))
-                .bind(&claim.owner)
-                .bind(after.map(|a| a.to_string()))
-                .bind(i64::try_from(limit).unwrap_or(i64::MAX)),
-            ClaimTarget::One(id) => sqlx::query_scalar(&self.sql.claimable_one)
+            ClaimTarget::Recoverable { limit, after } => {
+                sqlx::query_scalar(&self.core.sql.claimable)
+                    .bind(&claim.definition)
+                    .bind(i64::from(claim.definition_version))
+                    .bind(&claim.owner)
+                    .bind(after.map(|a| a.to_string()))
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            }
+            ClaimTarget::One(id) => sqlx::query_scalar(&self.core.sql.claimable_one)
                 .bind(&claim.definition)
                 .bind(i64::from(claim.definition_version))
                 .bind(&claim.owner)
@@ -378,7 +324,7 @@ impl SagaLog for SqliteSagaLog {
         let ids: Vec<String> = query.fetch_all(&mut *tx).await.map_err(db)?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let row = sqlx::query(&self.sql.take)
+            let row = sqlx::query(&self.core.sql.take)
                 .bind(&id)
                 .bind(&claim.owner)
                 .bind(millis(claim.lease_ttl))
@@ -395,8 +341,8 @@ impl SagaLog for SqliteSagaLog {
             });
         }
         tx.commit().await.map_err(db)?;
-        self.counters.commit();
-        self.counters.claimed(out.len());
+        self.core.counters.commit();
+        self.core.counters.claimed(out.len());
         Ok(out)
     }
 
@@ -407,11 +353,11 @@ impl SagaLog for SqliteSagaLog {
             let names: Vec<&str> = query.states.iter().map(|s| s.as_str()).collect();
             format!(",{},", names.join(","))
         };
-        let rows = sqlx::query(&self.sql.list)
+        let rows = sqlx::query(&self.core.sql.list)
             .bind(query.definition.as_deref())
             .bind(states)
             .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.core.pool)
             .await
             .map_err(db)?;
         rows.iter()
@@ -423,7 +369,7 @@ impl SagaLog for SqliteSagaLog {
 #[async_trait]
 impl BatchWrite for SqliteSagaLog {
     async fn write_batch(&self, ops: &[WriteOp]) -> Vec<WriteResult> {
-        let mut tx = match self.pool.begin_with(BEGIN).await {
+        let mut tx = match self.core.pool.begin_with(BEGIN).await {
             Ok(tx) => tx,
             Err(e) => return all_failed(ops.len(), BACKEND, &e),
         };
@@ -442,8 +388,8 @@ impl BatchWrite for SqliteSagaLog {
         if let Err(e) = tx.commit().await {
             return all_failed(ops.len(), BACKEND, &e);
         }
-        self.counters.commit();
-        crate::batch::count(&self.counters, ops, &results);
+        self.core.counters.commit();
+        crate::batch::count(&self.core.counters, ops, &results);
         results
     }
 

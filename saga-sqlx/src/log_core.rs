@@ -1,0 +1,168 @@
+//! What every backend's log holds and does alike: the pool, the table names, the prepared SQL, the
+//! commit counters and the redacted URL ([`LogCore`]); the skeleton of `connect` ([`open`]); and the
+//! public accessors and `Debug` of each log type ([`sql_log_api!`]).
+
+use std::sync::Arc;
+
+use sqlx::pool::PoolOptions;
+
+use crate::config::{SecretUrl, SqlLogConfig};
+use crate::error::{Error, Result};
+use crate::schema::Tables;
+use crate::stats::Counters;
+
+/// The state of one backend's log, shared by its clones. `S` is the backend's prepared SQL.
+pub(crate) struct LogCore<DB: sqlx::Database, S> {
+    pub(crate) pool: sqlx::Pool<DB>,
+    pub(crate) tables: Arc<Tables>,
+    pub(crate) sql: Arc<S>,
+    pub(crate) counters: Arc<Counters>,
+    /// The URL `connect` was given (shown redacted only); `None` for `with_pool`.
+    pub(crate) url: Option<SecretUrl>,
+}
+
+impl<DB: sqlx::Database, S> Clone for LogCore<DB, S> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            tables: Arc::clone(&self.tables),
+            sql: Arc::clone(&self.sql),
+            counters: Arc::clone(&self.counters),
+            url: self.url.clone(),
+        }
+    }
+}
+
+impl<DB: sqlx::Database, S> LogCore<DB, S> {
+    /// A core on `pool` after validating `config`; `sql` prepares the statements for its tables.
+    pub(crate) fn new(
+        pool: sqlx::Pool<DB>,
+        config: &SqlLogConfig,
+        sql: impl FnOnce(&Tables) -> S,
+    ) -> Result<Self> {
+        config.validate()?;
+        let tables = Tables::new(config.table_prefix());
+        Ok(Self {
+            pool,
+            sql: Arc::new(sql(&tables)),
+            tables: Arc::new(tables),
+            counters: Counters::new(),
+            url: None,
+        })
+    }
+
+    /// The `Debug` output of the log type `name`: the URL redacted, never the password.
+    pub(crate) fn debug(&self, name: &str, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(name)
+            .field("url", &self.url)
+            .field("table_prefix", &self.tables.prefix)
+            .field("stats", &self.counters.snapshot())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The skeleton of every `connect`: validates `config`, parses `url` with `options`, opens a pool sized
+/// and timed by `config` (then adjusted by `pool`, e.g. a per-connection session setup) and returns it
+/// with the URL kept secret. Errors carry the redacted URL and a message without the password.
+pub(crate) async fn open<DB: sqlx::Database>(
+    backend: &'static str,
+    url: &str,
+    config: &SqlLogConfig,
+    options: impl FnOnce(&str) -> Result<<DB::Connection as sqlx::Connection>::Options, sqlx::Error>,
+    pool: impl FnOnce(PoolOptions<DB>) -> PoolOptions<DB>,
+) -> Result<(sqlx::Pool<DB>, SecretUrl)> {
+    config.validate()?;
+    let secret = SecretUrl::new(url);
+    let connect_err = |e: sqlx::Error| Error::Connect {
+        backend,
+        url: secret.to_string(),
+        message: secret.scrub(&e.to_string()),
+        transient: crate::error::is_transient(&e),
+        source: e,
+    };
+    let options = options(secret.expose()).map_err(connect_err)?;
+    let opened = pool(
+        PoolOptions::<DB>::new()
+            .max_connections(config.max_connections())
+            .acquire_timeout(config.acquire_timeout()),
+    )
+    .connect_with(options)
+    .await
+    .map_err(connect_err)?;
+    Ok((opened, secret))
+}
+
+/// The error of migration `version` of `backend`.
+pub(crate) fn migrate_error(backend: &'static str, version: i64) -> impl Fn(sqlx::Error) -> Error {
+    move |e: sqlx::Error| Error::Migrate {
+        backend,
+        version,
+        message: e.to_string(),
+        source: e,
+    }
+}
+
+/// The `Debug` impl, `connect` and the accessors `pool`, `inbox`, `stats` and `table_prefix` of a log
+/// type `$log` (pool type `$pool`) with a field `core: LogCore<$db, _>`, an associated `async fn open(url, &config)` (its
+/// [`open`] call), `with_pool` and `migrate`. Each public method takes its documentation from the
+/// invocation.
+macro_rules! sql_log_api {
+    (
+        $log:ident, $db:ty, $pool:ty;
+        $(#[$connect_doc:meta])* connect;
+        $(#[$pool_doc:meta])* pool;
+        $(#[$inbox_doc:meta])* inbox;
+        $(#[$stats_doc:meta])* stats;
+    ) => {
+        impl std::fmt::Debug for $log {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.core.debug(stringify!($log), f)
+            }
+        }
+
+        impl $log {
+            $(#[$connect_doc])*
+            pub async fn connect(
+                url: &str,
+                config: $crate::SqlLogConfig,
+            ) -> $crate::Result<Self> {
+                let (pool, secret) = Self::open(url, &config).await?;
+                let mut log = Self::with_pool(pool, &config)?;
+                log.core.url = Some(secret);
+                if config.runs_migrations() {
+                    log.migrate().await?;
+                }
+                Ok(log)
+            }
+
+            $(#[$pool_doc])*
+            #[must_use]
+            pub fn pool(&self) -> &$pool {
+                &self.core.pool
+            }
+
+            $(#[$inbox_doc])*
+            #[must_use]
+            pub fn inbox(&self, scope: impl Into<String>) -> $crate::Inbox<$db> {
+                $crate::Inbox::new(
+                    self.core.pool.clone(),
+                    std::sync::Arc::clone(&self.core.tables),
+                    scope,
+                )
+            }
+
+            $(#[$stats_doc])*
+            #[must_use]
+            pub fn stats(&self) -> $crate::SqlLogStats {
+                self.core.counters.snapshot()
+            }
+
+            /// The table prefix.
+            #[must_use]
+            pub fn table_prefix(&self) -> &str {
+                &self.core.tables.prefix
+            }
+        }
+    };
+}
+pub(crate) use sql_log_api;
