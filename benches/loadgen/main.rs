@@ -75,13 +75,34 @@ async fn run_memory(args: &Args) -> serde_json::Value {
     let lib = run_library(args, log.clone()).await;
     let stats = log.stats();
     let commits = (stats.creates + stats.appends) as f64 / args.sagas as f64;
-    report(args, lib, Some(commits), baseline)
+    let mut line = report(args, lib, Some(commits), baseline);
+    if let Some(n) = args.recover {
+        let (rate, secs) = runner::run_recovery(args, n, Arc::new(InMemoryLog::new())).await;
+        add_recovery(&mut line, n, rate, secs, lib);
+    }
+    line
 }
 
 #[cfg(feature = "sqlx")]
 async fn run_sql(args: &Args) -> Result<serde_json::Value, String> {
     let (lib, commits, baseline) = sql::run(args).await?;
-    Ok(report(args, lib, commits, baseline))
+    let mut line = report(args, lib, commits, baseline);
+    if let Some(n) = args.recover {
+        let log = sql::open_log(args).await?;
+        let (rate, secs) = runner::run_recovery(args, n, log).await;
+        add_recovery(&mut line, n, rate, secs, lib);
+    }
+    Ok(line)
+}
+
+/// Adds the recovery figures (`--recover N`): N sagas abandoned mid-saga, then `recover()`ed.
+fn add_recovery(line: &mut serde_json::Value, n: usize, rate: f64, secs: f64, steady: Stats) {
+    line["recovery"] = serde_json::json!({
+        "sagas": n,
+        "seconds": (secs * 1000.0).round() / 1000.0,
+        "sagas_per_sec": rate.round(),
+        "ratio_to_steady": ((rate / steady.sagas_per_sec) * 1000.0).round() / 1000.0,
+    });
 }
 
 #[cfg(not(feature = "sqlx"))]

@@ -21,6 +21,8 @@ pub struct Args {
     pub fail_at: Option<usize>,
     /// Coalesce appends of concurrent sagas (SQL logs).
     pub group_commit: bool,
+    /// Also measure recovery: this many sagas in flight are abandoned mid-saga and `recover()`ed.
+    pub recover: Option<usize>,
 }
 
 impl Args {
@@ -33,6 +35,7 @@ impl Args {
             steps: 3,
             fail_at: None,
             group_commit: false,
+            recover: None,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
@@ -46,6 +49,7 @@ impl Args {
                 "--steps" => a.steps = num(value()?)?.max(1),
                 "--fail-at" => a.fail_at = Some(num(value()?)?),
                 "--group-commit" => a.group_commit = true,
+                "--recover" => a.recover = Some(num(value()?)?.max(1)),
                 // cargo bench passes --bench to harness = false targets.
                 "--bench" => {}
                 other => return Err(format!("unknown argument {other}")),
@@ -121,22 +125,96 @@ where
 
 /// The benchmark saga: `steps` no-op compensatable steps over `()`, step `fail_at` refusing.
 pub fn definition(steps: usize, fail_at: Option<usize>) -> SagaDefinition<()> {
+    definition_with(steps, fail_at, None)
+}
+
+/// Where a "crashing" run parks its sagas: step `step` (1-based) counts its arrivals and never returns.
+#[derive(Clone)]
+pub struct Hang {
+    pub step: usize,
+    pub arrived: Arc<AtomicUsize>,
+    pub all_arrived: Arc<tokio::sync::Notify>,
+    pub expected: usize,
+}
+
+fn definition_with(steps: usize, fail_at: Option<usize>, hang: Option<Hang>) -> SagaDefinition<()> {
     let mut b = SagaDefinition::<()>::builder("loadgen", 1);
     for i in 1..=steps {
         let fails = fail_at == Some(i);
+        let hang = hang.clone().filter(|h| h.step == i);
         b = b.compensatable(
             format!("step-{i}"),
-            step_fn(move |_: StepContext, d: ()| async move {
-                if fails {
-                    Err(StepError::permanent("loadgen failure"))
-                } else {
-                    Ok(d)
+            step_fn(move |_: StepContext, d: ()| {
+                let hang = hang.clone();
+                async move {
+                    if let Some(h) = hang {
+                        if h.arrived.fetch_add(1, Ordering::SeqCst) + 1 == h.expected {
+                            h.all_arrived.notify_one();
+                        }
+                        std::future::pending::<()>().await;
+                    }
+                    if fails {
+                        Err(StepError::permanent("loadgen failure"))
+                    } else {
+                        Ok(d)
+                    }
                 }
             }),
             compensation_fn(|_: StepContext, _: ()| async { Ok::<_, StepError>(()) }),
         );
     }
     b.build().expect("valid loadgen definition")
+}
+
+/// Recovery after a crash: `n` sagas are started and parked in step 2 (all in flight at once), their
+/// drivers are aborted as if the process were killed (every transition so far is in the log), and a
+/// restarted executor with the same owner id times `recover()`. Returns (sagas recovered per second,
+/// seconds).
+pub async fn run_recovery(args: &Args, n: usize, log: Arc<dyn SagaLog>) -> (f64, f64) {
+    let config = saga::ExecutorConfig::default()
+        .with_owner_id("loadgen-recovery")
+        .with_recovery_concurrency(args.concurrency);
+    let hang = Hang {
+        step: 2.min(args.steps),
+        arrived: Arc::default(),
+        all_arrived: Arc::default(),
+        expected: n,
+    };
+    let crashing = Executor::with_config(
+        definition_with(args.steps, args.fail_at, Some(hang.clone())),
+        Arc::clone(&log),
+        config.clone(),
+    );
+    use futures::StreamExt;
+    let handles: Vec<_> = futures::stream::iter(0..n)
+        .map(|_| crashing.start(()))
+        .buffer_unordered(args.concurrency)
+        .map(|h| h.expect("start"))
+        .collect()
+        .await;
+    hang.all_arrived.notified().await;
+    for h in &handles {
+        h.abort();
+    }
+    for h in handles {
+        let _ = h.outcome().await;
+    }
+    drop(crashing);
+
+    let restarted = Executor::with_config(definition(args.steps, args.fail_at), log, config);
+    let start = Instant::now();
+    let report = restarted.recover().await.expect("recover");
+    let secs = start.elapsed().as_secs_f64();
+    let want = if args.fail_at.is_some() {
+        report.compensated
+    } else {
+        report.completed
+    };
+    assert_eq!(
+        want, n,
+        "every abandoned saga reached its terminal state: {report:?}"
+    );
+    (n as f64 / secs, secs)
 }
 
 /// Runs the library over `log` and checks every saga ended as expected.

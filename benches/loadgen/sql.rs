@@ -53,6 +53,22 @@ pub async fn run(args: &Args) -> Result<(Stats, Option<f64>, Stats), String> {
     }
 }
 
+/// Opens a fresh log (new table prefix) for `args.log`, wrapped in group commit if asked: used by the
+/// recovery measurement.
+pub async fn open_log(args: &Args) -> Result<Arc<dyn SagaLog>, String> {
+    let scheme = args.log.split("://").next().unwrap_or_default();
+    match scheme {
+        "sqlite" => Ok(wrap(args, lite::open(args).await?)),
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => Ok(wrap(args, pg::open(args).await?)),
+        #[cfg(feature = "mysql")]
+        "mysql" | "mariadb" => Ok(wrap(args, my::open(args).await?)),
+        other => Err(format!(
+            "log scheme {other:?} is not enabled (features `postgres`/`mysql` add those)"
+        )),
+    }
+}
+
 fn config(args: &Args) -> SqlLogConfig {
     SqlLogConfig::default()
         .with_table_prefix(prefix())
@@ -81,7 +97,7 @@ mod lite {
     use super::*;
     use saga_sqlx::SqliteSagaLog;
 
-    async fn open(args: &Args) -> Result<SqliteSagaLog, String> {
+    pub(super) async fn open(args: &Args) -> Result<SqliteSagaLog, String> {
         SqliteSagaLog::connect(&args.log, config(args))
             .await
             .map_err(|e| e.to_string())
@@ -182,7 +198,7 @@ mod pg {
     use super::*;
     use saga_sqlx::PostgresSagaLog;
 
-    async fn open(args: &Args) -> Result<PostgresSagaLog, String> {
+    pub(super) async fn open(args: &Args) -> Result<PostgresSagaLog, String> {
         PostgresSagaLog::connect(&args.log, config(args))
             .await
             .map_err(|e| e.to_string())
@@ -284,7 +300,7 @@ mod my {
     use super::*;
     use saga_sqlx::MySqlSagaLog;
 
-    async fn open(args: &Args) -> Result<MySqlSagaLog, String> {
+    pub(super) async fn open(args: &Args) -> Result<MySqlSagaLog, String> {
         MySqlSagaLog::connect(&args.log, config(args))
             .await
             .map_err(|e| e.to_string())

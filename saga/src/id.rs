@@ -9,9 +9,22 @@ use uuid::Uuid;
 /// The identity of one saga instance.
 ///
 /// New ids are UUIDv7, so they sort by creation time, which keeps B-tree indexes of SQL logs compact.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SagaId(Uuid);
+
+/// Ordered as the UUID's bytes (so by creation time for UUIDv7), compared as one 128-bit integer.
+impl Ord for SagaId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.as_u128().cmp(&other.0.as_u128())
+    }
+}
+
+impl PartialOrd for SagaId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl SagaId {
     /// A fresh, time-ordered id.
@@ -179,6 +192,13 @@ mod tests {
         let a = SagaId::new();
         let b = SagaId::new();
         assert!(a < b);
+        let lo = SagaId::from_uuid(Uuid::from_bytes([
+            0, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+        ]));
+        let hi = SagaId::from_uuid(Uuid::from_bytes([
+            1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ]));
+        assert!(lo < hi, "byte order, as SQL stores compare them");
         assert_eq!(a.to_string().parse::<SagaId>().expect("valid id"), a);
     }
 }

@@ -26,7 +26,7 @@ pub struct ExecutorConfig {
 }
 
 impl Default for ExecutorConfig {
-    /// A random owner id, 30 s leases, log writes retried 5 times, recovery in batches of 256 with 64
+    /// A random owner id, 30 s leases, log writes retried 5 times, recovery in batches of 1024 with 64
     /// sagas in flight.
     fn default() -> Self {
         Self {
@@ -36,7 +36,7 @@ impl Default for ExecutorConfig {
                 .with_max_attempts(5)
                 .with_initial_delay(Duration::from_millis(20))
                 .with_max_delay(Duration::from_secs(1)),
-            recovery_batch: 256,
+            recovery_batch: 1024,
             recovery_concurrency: 64,
         }
     }

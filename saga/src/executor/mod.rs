@@ -443,7 +443,10 @@ impl<D: SagaData> Executor<D> {
         let inner = &*self.inner;
         let mut report = RecoveryReport::default();
         let mut after = None;
-        loop {
+        // One pipeline across batches: the next claim is made while the previous batch still runs, so
+        // a batch's slowest saga does not idle the other slots.
+        let mut tasks = JoinSet::new();
+        let claimed = loop {
             let claim = Claim::new(
                 &*inner.def.name,
                 inner.def.version,
@@ -454,25 +457,26 @@ impl<D: SagaData> Executor<D> {
                     after,
                 },
             );
-            let batch = inner.log.claim(claim).await?;
+            let batch = match inner.log.claim(claim).await {
+                Ok(batch) => batch,
+                Err(e) => break Err(e),
+            };
             let Some(last) = batch.iter().map(|c| c.snapshot.instance.id).max() else {
-                return Ok(report);
+                break Ok(());
             };
             after = Some(last);
             // Sagas this executor is driving right now come back too (same owner id, fence unchanged):
             // their drivers keep them.
-            let fresh: Vec<Claimed> = batch
-                .into_iter()
-                .filter(|c| !inner.registry.contains(&c.snapshot.instance.id))
-                .collect();
-            let mut tasks = JoinSet::new();
-            for claimed in fresh {
+            for claimed in batch {
+                let id = claimed.snapshot.instance.id;
+                if inner.registry.contains(&id) {
+                    continue;
+                }
                 while tasks.len() >= inner.config.recovery_concurrency {
                     if let Some(joined) = tasks.join_next().await {
                         tally(&mut report, joined);
                     }
                 }
-                let id = claimed.snapshot.instance.id;
                 let parts = match self.resume(claimed) {
                     Ok(driver) => Parts::from(driver),
                     Err(e) => {
@@ -487,10 +491,13 @@ impl<D: SagaData> Executor<D> {
                     (id, result)
                 });
             }
-            while let Some(joined) = tasks.join_next().await {
-                tally(&mut report, joined);
-            }
+        };
+        // Dropping the set would abort the drivers: let every resumed saga finish first.
+        while let Some(joined) = tasks.join_next().await {
+            tally(&mut report, joined);
         }
+        claimed?;
+        Ok(report)
     }
 
     /// Operator action: tries a stuck saga again from where it gave up (its retry budget starts afresh)

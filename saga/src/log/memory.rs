@@ -230,37 +230,50 @@ impl SagaLog for InMemoryLog {
                 }
             }
             ClaimTarget::Recoverable { limit, after } => {
+                // Cheapest tests first: this runs for every saga the log holds.
                 let claimable = |e: &Entry| {
-                    matches_def(e)
-                        && after.is_none_or(|a| e.instance.id > a)
-                        && matches!(
-                            e.instance.state,
-                            SagaState::Running | SagaState::Compensating
-                        )
+                    matches!(
+                        e.instance.state,
+                        SagaState::Running | SagaState::Compensating
+                    ) && after.is_none_or(|a| e.instance.id > a)
                         && e.lease_free_for(&claim.owner, now)
+                        && matches_def(e)
                 };
-                // Candidates in id order, then claimed one by one under their shard lock (re-checked,
-                // since another claimer may have taken one in between).
-                let mut candidates: Vec<SagaId> = Vec::new();
-                for shard in self.map.shards() {
-                    candidates.extend(
-                        shard
-                            .values()
-                            .filter(|e| claimable(e))
-                            .map(|e| e.instance.id),
-                    );
-                }
-                candidates.sort_unstable();
-                for id in candidates {
-                    if out.len() >= limit {
-                        break;
+                // The `limit` smallest candidate ids (one linear scan, no full sort), then claimed one
+                // by one under their shard lock, re-checked since another claimer may have taken one in
+                // between; if every candidate was taken, page on past them. A claim scans every saga
+                // the log holds: fine for a test double, which is what this log is for recovery.
+                let mut floor = after;
+                loop {
+                    let mut candidates: Vec<SagaId> = Vec::new();
+                    for shard in self.map.shards() {
+                        candidates.extend(
+                            shard
+                                .values()
+                                .filter(|e| floor.is_none_or(|f| e.instance.id > f) && claimable(e))
+                                .map(|e| e.instance.id),
+                        );
                     }
-                    let mut shard = self.map.lock(&id);
-                    if let Some(e) = shard.get_mut(&id) {
-                        if claimable(e) {
-                            out.push(take(e));
+                    if candidates.len() > limit {
+                        candidates.select_nth_unstable(limit);
+                        candidates.truncate(limit);
+                    }
+                    candidates.sort_unstable();
+                    let Some(&last) = candidates.last() else {
+                        break;
+                    };
+                    for id in candidates {
+                        let mut shard = self.map.lock(&id);
+                        if let Some(e) = shard.get_mut(&id) {
+                            if claimable(e) {
+                                out.push(take(e));
+                            }
                         }
                     }
+                    if !out.is_empty() {
+                        break;
+                    }
+                    floor = Some(last);
                 }
             }
         }
