@@ -8,7 +8,7 @@ use sqlx::pool::PoolOptions;
 
 use crate::config::{SecretUrl, SqlLogConfig};
 use crate::error::{Error, Result};
-use crate::schema::Tables;
+use crate::schema::{Dialect, Tables};
 use crate::stats::Counters;
 
 /// The state of one backend's log, shared by its clones. `S` is the backend's prepared SQL.
@@ -100,6 +100,53 @@ pub(crate) fn migrate_error(backend: &'static str, version: i64) -> impl Fn(sqlx
         message: e.to_string(),
         source: e,
     }
+}
+
+/// Applies the migrations of `dialect` that `<prefix>saga_migrations` does not list yet, on `conn` (the
+/// caller holds the lock or transaction that serializes migrations). A statement whose error `skip`
+/// accepts counts as already applied.
+pub(crate) async fn apply_migrations<DB>(
+    conn: &mut DB::Connection,
+    backend: &'static str,
+    tables: &Tables,
+    dialect: Dialect,
+    skip: fn(&sqlx::Error) -> bool,
+) -> Result<()>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    let fail = |version| migrate_error(backend, version);
+    let m = &tables.migrations;
+    sqlx::query(&dialect.migrations_table(m))
+        .execute(&mut *conn)
+        .await
+        .map_err(fail(0))?;
+    let applied: Vec<i64> = sqlx::query_scalar(&format!("SELECT version FROM {m}"))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(fail(0))?;
+    for (version, statements) in tables.migrations(dialect) {
+        if applied.contains(&version) {
+            continue;
+        }
+        for statement in statements {
+            match sqlx::query(&statement).execute(&mut *conn).await {
+                Ok(_) => {}
+                Err(e) if skip(&e) => {}
+                Err(e) => return Err(fail(version)(e)),
+            }
+        }
+        sqlx::query(&dialect.record_migration(m))
+            .bind(version)
+            .execute(&mut *conn)
+            .await
+            .map_err(fail(version))?;
+    }
+    Ok(())
 }
 
 /// The `Debug` impl, `connect` and the accessors `pool`, `inbox`, `stats` and `table_prefix` of a log

@@ -101,53 +101,21 @@ impl MySqlSagaLog {
             .execute(&mut *conn)
             .await
             .map_err(fail(0))?;
-        let result = self.migrate_locked(&mut conn).await;
+        let tables = &self.core.tables;
+        let result = log_core::apply_migrations::<sqlx::MySql>(
+            &mut conn,
+            BACKEND,
+            tables,
+            Dialect::MySql,
+            duplicate_index,
+        )
+        .await;
         let unlocked = sqlx::query("SELECT RELEASE_LOCK(?)")
             .bind(&lock)
             .execute(&mut *conn)
             .await;
         result?;
         unlocked.map(|_| ()).map_err(fail(0))
-    }
-
-    async fn migrate_locked(&self, conn: &mut MySqlConnection) -> Result<()> {
-        let fail = |version| log_core::migrate_error(BACKEND, version);
-        let m = &self.core.tables.migrations;
-        sqlx::query(&format!(
-            "CREATE TABLE IF NOT EXISTS {m} (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL) \
-             ENGINE=InnoDB"
-        ))
-        .execute(&mut *conn)
-        .await
-        .map_err(fail(0))?;
-        let applied: Vec<i64> = sqlx::query_scalar(&format!("SELECT version FROM {m}"))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(fail(0))?;
-        for (version, statements) in self.core.tables.migrations(Dialect::MySql) {
-            if applied.contains(&version) {
-                continue;
-            }
-            for statement in statements {
-                match sqlx::query(&statement).execute(&mut *conn).await {
-                    Ok(_) => {}
-                    // 1061: duplicate key name (an index left by an interrupted migration).
-                    Err(sqlx::Error::Database(e))
-                        if e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-                            .is_some_and(|my| my.number() == 1061) => {}
-                    Err(e) => return Err(fail(version)(e)),
-                }
-            }
-            sqlx::query(&format!(
-                "INSERT INTO {m} (version, applied_at_ms) VALUES (?, {})",
-                Dialect::MySql.now_ms()
-            ))
-            .bind(version)
-            .execute(&mut *conn)
-            .await
-            .map_err(fail(version))?;
-        }
-        Ok(())
     }
 
     async fn create_in(&self, conn: &mut MySqlConnection, saga: &NewSaga) -> WriteResult {
@@ -234,6 +202,13 @@ impl MySqlSagaLog {
         }
         out
     }
+}
+
+/// Error 1061, duplicate key name: an index left by an interrupted migration.
+fn duplicate_index(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(e)
+        if e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .is_some_and(|my| my.number() == 1061))
 }
 
 /// Reads a text column. Columns use `utf8mb4_bin` (exact comparisons), which the driver reports as

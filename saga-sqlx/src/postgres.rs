@@ -74,36 +74,14 @@ impl PostgresSagaLog {
             .execute(&mut *tx)
             .await
             .map_err(fail(0))?;
-        let m = &self.core.tables.migrations;
-        sqlx::query(&format!(
-            "CREATE TABLE IF NOT EXISTS {m} (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)"
-        ))
-        .execute(&mut *tx)
-        .await
-        .map_err(fail(0))?;
-        let applied: Vec<i64> = sqlx::query_scalar(&format!("SELECT version FROM {m}"))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(fail(0))?;
-        for (version, statements) in self.core.tables.migrations(Dialect::Postgres) {
-            if applied.contains(&version) {
-                continue;
-            }
-            for statement in statements {
-                sqlx::query(&statement)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(fail(version))?;
-            }
-            sqlx::query(&format!(
-                "INSERT INTO {m} (version, applied_at_ms) VALUES ($1, {})",
-                Dialect::Postgres.now_ms()
-            ))
-            .bind(version)
-            .execute(&mut *tx)
-            .await
-            .map_err(fail(version))?;
-        }
+        log_core::apply_migrations::<sqlx::Postgres>(
+            &mut tx,
+            BACKEND,
+            &self.core.tables,
+            Dialect::Postgres,
+            |_| false,
+        )
+        .await?;
         tx.commit().await.map_err(fail(0))
     }
 

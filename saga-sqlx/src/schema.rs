@@ -33,6 +33,35 @@ impl Dialect {
         }
     }
 
+    /// The `CREATE TABLE IF NOT EXISTS` of the migrations table `m`.
+    pub(crate) fn migrations_table(self, m: &str) -> String {
+        match self {
+            Self::Postgres => format!(
+                "CREATE TABLE IF NOT EXISTS {m} (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)"
+            ),
+            Self::MySql => format!(
+                "CREATE TABLE IF NOT EXISTS {m} (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL) \
+                 ENGINE=InnoDB"
+            ),
+            Self::Sqlite => format!(
+                "CREATE TABLE IF NOT EXISTS {m} (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)"
+            ),
+        }
+    }
+
+    /// The `INSERT` recording an applied migration (its version bound first) in the migrations table `m`.
+    pub(crate) fn record_migration(self, m: &str) -> String {
+        let version = match self {
+            Self::Postgres => "$1",
+            Self::MySql => "?",
+            Self::Sqlite => "?1",
+        };
+        format!(
+            "INSERT INTO {m} (version, applied_at_ms) VALUES ({version}, {})",
+            self.now_ms()
+        )
+    }
+
     /// The SQL list of terminal states, e.g. `('completed','compensated','resolved')`.
     pub(crate) fn terminal_states() -> String {
         let states: Vec<String> = saga::SagaState::ALL
