@@ -14,7 +14,7 @@ use crate::batch::{all_failed, poisons, BatchWrite, WriteOp, WriteResult};
 use crate::config::{SecretUrl, SqlLogConfig};
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
-use crate::rows::{self, millis, InstanceRow, RecordRow};
+use crate::rows::{self, millis, InstanceRow};
 use crate::schema::Dialect;
 use crate::stats::SqlLogStats;
 
@@ -164,17 +164,8 @@ impl MySqlSagaLog {
             .bind(bin(a.id))
             .fetch_optional(&mut *conn)
             .await
-            .map_err(db)?
-            .map(|r| -> Result<_, sqlx::Error> {
-                Ok((
-                    r.try_get("version")?,
-                    r.try_get("fence")?,
-                    text(&r, "state")?.unwrap_or_default(),
-                ))
-            })
-            .transpose()
             .map_err(db)?;
-        Err(rows::diagnose(a, found))
+        Err(rows::diagnose(a, rows::current(BACKEND, found)?))
     }
 
     async fn records_in(
@@ -187,9 +178,7 @@ impl MySqlSagaLog {
             .fetch_all(&mut *conn)
             .await
             .map_err(db)?;
-        rows.iter()
-            .map(|row| record(row).map_err(db)?.into_record(id))
-            .collect()
+        rows::records(BACKEND, id, &rows)
     }
 
     async fn one_by_one(&self, ops: &[WriteOp]) -> Vec<WriteResult> {
@@ -223,38 +212,18 @@ fn bin(id: SagaId) -> Vec<u8> {
     id.as_uuid().as_bytes().to_vec()
 }
 
-fn parse_id(bytes: &[u8]) -> Result<SagaId, sqlx::Error> {
-    uuid::Uuid::from_slice(bytes)
+fn saga_id(row: &MySqlRow, column: &str) -> Result<SagaId, sqlx::Error> {
+    uuid::Uuid::from_slice(&row.try_get::<Vec<u8>, _>(column)?)
         .map(SagaId::from_uuid)
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
-fn instance(row: &MySqlRow) -> Result<InstanceRow, sqlx::Error> {
-    Ok(InstanceRow {
-        id: parse_id(&row.try_get::<Vec<u8>, _>("id")?)?,
-        definition: text(row, "definition")?.unwrap_or_default(),
-        definition_version: row.try_get("definition_version")?,
-        state: text(row, "state")?.unwrap_or_default(),
-        version: row.try_get("version")?,
-        owner: text(row, "owner")?,
-        fence: row.try_get("fence")?,
-        deadline_at_ms: row.try_get("deadline_at_ms")?,
-        created_at_ms: row.try_get("created_at_ms")?,
-        updated_at_ms: row.try_get("updated_at_ms")?,
-    })
+/// A `NOT NULL` text column (empty if null).
+fn string(row: &MySqlRow, column: &str) -> Result<String, sqlx::Error> {
+    Ok(text(row, column)?.unwrap_or_default())
 }
 
-fn record(row: &MySqlRow) -> Result<RecordRow, sqlx::Error> {
-    Ok(RecordRow {
-        seq: row.try_get("seq")?,
-        at_ms: row.try_get("at_ms")?,
-        kind: text(row, "kind")?.unwrap_or_default(),
-        step: row.try_get("step")?,
-        attempt: row.try_get("attempt")?,
-        detail: text(row, "detail")?,
-        payload: row.try_get("payload")?,
-    })
-}
+rows::columns!(MySqlRow, saga_id: saga_id, string: string, text: text);
 
 #[async_trait]
 impl SagaLog for MySqlSagaLog {
@@ -282,18 +251,7 @@ impl SagaLog for MySqlSagaLog {
             .fetch_all(&self.core.pool)
             .await
             .map_err(db)?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        let instance = instance(first).map_err(db)?.into_instance()?;
-        let mut records = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let seq: Option<i64> = row.try_get("seq").map_err(db)?;
-            if seq.is_some() {
-                records.push(record(row).map_err(db)?.into_record(id)?);
-            }
-        }
-        Ok(Some(SagaSnapshot { instance, records }))
+        rows::loaded(BACKEND, id, &rows)
     }
 
     async fn claim(&self, claim: Claim) -> Result<Vec<Claimed>, LogError> {
@@ -331,14 +289,9 @@ impl SagaLog for MySqlSagaLog {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db)?;
-            let instance: SagaInstance = instance(&row).map_err(db)?.into_instance()?;
+            let instance = InstanceRow::decode(&row).map_err(db)?.into_instance()?;
             let records = self.records_in(&mut tx, instance.id).await?;
-            out.push(Claimed {
-                lease: Lease {
-                    fence: instance.fence,
-                },
-                snapshot: SagaSnapshot { instance, records },
-            });
+            out.push(rows::claimed(SagaSnapshot { instance, records }));
         }
         tx.commit().await.map_err(db)?;
         self.core.counters.commit();
@@ -347,12 +300,7 @@ impl SagaLog for MySqlSagaLog {
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {
-        let states = if query.states.is_empty() {
-            String::new()
-        } else {
-            let names: Vec<&str> = query.states.iter().map(|s| s.as_str()).collect();
-            format!(",{},", names.join(","))
-        };
+        let states = rows::state_list(&query.states);
         let rows = sqlx::query(&self.core.sql.list)
             .bind(query.definition.as_deref())
             .bind(query.definition.as_deref())
@@ -362,9 +310,7 @@ impl SagaLog for MySqlSagaLog {
             .fetch_all(&self.core.pool)
             .await
             .map_err(db)?;
-        rows.iter()
-            .map(|r| instance(r).map_err(db)?.into_instance())
-            .collect()
+        rows::instances(BACKEND, &rows)
     }
 }
 

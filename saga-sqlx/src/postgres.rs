@@ -11,7 +11,7 @@ use crate::batch::{all_failed, BatchWrite, WriteOp, WriteResult};
 use crate::config::{SecretUrl, SqlLogConfig};
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
-use crate::rows::{self, event_rows, millis, to_i64, InstanceRow, RecordRow};
+use crate::rows::{self, event_rows, millis, to_i64, Columns as _, RecordRow};
 use crate::schema::Dialect;
 use crate::stats::SqlLogStats;
 
@@ -131,17 +131,8 @@ impl PostgresSagaLog {
             .bind(a.id.as_uuid())
             .fetch_optional(&mut *conn)
             .await
-            .map_err(|e| log_error(BACKEND, e))?
-            .map(|r| -> Result<_, sqlx::Error> {
-                Ok((
-                    r.try_get("version")?,
-                    r.try_get("fence")?,
-                    r.try_get("state")?,
-                ))
-            })
-            .transpose()
             .map_err(|e| log_error(BACKEND, e))?;
-        Err(rows::diagnose(a, found))
+        Err(rows::diagnose(a, rows::current(BACKEND, found)?))
     }
 
     async fn records_of(
@@ -155,9 +146,8 @@ impl PostgresSagaLog {
             .map_err(|e| log_error(BACKEND, e))?;
         rows.iter()
             .map(|row| {
-                let id =
-                    SagaId::from_uuid(row.try_get("saga_id").map_err(|e| log_error(BACKEND, e))?);
-                let rec = record(row).map_err(|e| log_error(BACKEND, e))?;
+                let id = row.saga_id("saga_id").map_err(|e| log_error(BACKEND, e))?;
+                let rec = RecordRow::decode(row).map_err(|e| log_error(BACKEND, e))?;
                 Ok((id, rec.into_record(id)?))
             })
             .collect()
@@ -170,42 +160,11 @@ enum Last {
     Id(Uuid),
 }
 
-fn instance(row: &PgRow) -> Result<InstanceRow, sqlx::Error> {
-    Ok(InstanceRow {
-        id: SagaId::from_uuid(row.try_get("id")?),
-        definition: row.try_get("definition")?,
-        definition_version: row.try_get("definition_version")?,
-        state: row.try_get("state")?,
-        version: row.try_get("version")?,
-        owner: row.try_get("owner")?,
-        fence: row.try_get("fence")?,
-        deadline_at_ms: row.try_get("deadline_at_ms")?,
-        created_at_ms: row.try_get("created_at_ms")?,
-        updated_at_ms: row.try_get("updated_at_ms")?,
-    })
+fn saga_id(row: &PgRow, column: &str) -> Result<SagaId, sqlx::Error> {
+    row.try_get(column).map(SagaId::from_uuid)
 }
 
-fn record(row: &PgRow) -> Result<RecordRow, sqlx::Error> {
-    Ok(RecordRow {
-        seq: row.try_get("seq")?,
-        at_ms: row.try_get("at_ms")?,
-        kind: row.try_get("kind")?,
-        step: row.try_get("step")?,
-        attempt: row.try_get("attempt")?,
-        detail: row.try_get("detail")?,
-        payload: row.try_get("payload")?,
-    })
-}
-
-fn instances(rows: &[PgRow]) -> Result<Vec<saga::log::SagaInstance>, LogError> {
-    rows.iter()
-        .map(|r| {
-            instance(r)
-                .map_err(|e| log_error(BACKEND, e))?
-                .into_instance()
-        })
-        .collect()
-}
+rows::columns!(PgRow, saga_id: saga_id);
 
 #[async_trait]
 impl SagaLog for PostgresSagaLog {
@@ -241,24 +200,7 @@ impl SagaLog for PostgresSagaLog {
             .fetch_all(&self.core.pool)
             .await
             .map_err(|e| log_error(BACKEND, e))?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        let instance = instance(first)
-            .map_err(|e| log_error(BACKEND, e))?
-            .into_instance()?;
-        let mut records = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let seq: Option<i64> = row.try_get("seq").map_err(|e| log_error(BACKEND, e))?;
-            if seq.is_some() {
-                records.push(
-                    record(row)
-                        .map_err(|e| log_error(BACKEND, e))?
-                        .into_record(id)?,
-                );
-            }
-        }
-        Ok(Some(SagaSnapshot { instance, records }))
+        rows::loaded(BACKEND, id, &rows)
     }
 
     async fn claim(&self, claim: Claim) -> Result<Vec<Claimed>, LogError> {
@@ -287,7 +229,7 @@ impl SagaLog for PostgresSagaLog {
             .await
             .map_err(|e| log_error(BACKEND, e))?;
         self.core.counters.commit();
-        let mut claimed = instances(&rows)?;
+        let mut claimed = rows::instances(BACKEND, &rows)?;
         if claimed.is_empty() {
             return Ok(Vec::new());
         }
@@ -297,12 +239,7 @@ impl SagaLog for PostgresSagaLog {
         let records = self.records_of(&ids).await?;
         Ok(rows::snapshots(claimed, records)
             .into_iter()
-            .map(|snapshot| Claimed {
-                lease: Lease {
-                    fence: snapshot.instance.fence,
-                },
-                snapshot,
-            })
+            .map(rows::claimed)
             .collect())
     }
 
@@ -315,7 +252,7 @@ impl SagaLog for PostgresSagaLog {
             .fetch_all(&self.core.pool)
             .await
             .map_err(|e| log_error(BACKEND, e))?;
-        instances(&rows)
+        rows::instances(BACKEND, &rows)
     }
 }
 

@@ -18,7 +18,7 @@ use crate::batch::{all_failed, poisons, BatchWrite, WriteOp, WriteResult};
 use crate::config::{SecretUrl, SqlLogConfig};
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
-use crate::rows::{self, event_rows, millis, to_i64, InstanceRow, RecordRow};
+use crate::rows::{self, event_rows, millis, to_i64, InstanceRow};
 use crate::schema::Dialect;
 use crate::stats::SqlLogStats;
 
@@ -159,17 +159,8 @@ impl SqliteSagaLog {
             .bind(&id)
             .fetch_optional(&mut *conn)
             .await
-            .map_err(db)?
-            .map(|r| -> Result<_, sqlx::Error> {
-                Ok((
-                    r.try_get("version")?,
-                    r.try_get("fence")?,
-                    r.try_get("state")?,
-                ))
-            })
-            .transpose()
             .map_err(db)?;
-        Err(rows::diagnose(a, found))
+        Err(rows::diagnose(a, rows::current(BACKEND, found)?))
     }
 
     async fn records_in(
@@ -182,9 +173,7 @@ impl SqliteSagaLog {
             .fetch_all(&mut *conn)
             .await
             .map_err(db)?;
-        rows.iter()
-            .map(|row| record(row).map_err(db)?.into_record(id))
-            .collect()
+        rows::records(BACKEND, id, &rows)
     }
 
     async fn one_by_one(&self, ops: &[WriteOp]) -> Vec<WriteResult> {
@@ -209,37 +198,13 @@ fn unexpected(id: SagaId, changed: u64, want: u64) -> LogError {
     }
 }
 
-fn parse_id(text: &str) -> Result<SagaId, sqlx::Error> {
-    text.parse()
+fn saga_id(row: &SqliteRow, column: &str) -> Result<SagaId, sqlx::Error> {
+    row.try_get::<&str, _>(column)?
+        .parse()
         .map_err(|e: saga::ParseSagaIdError| sqlx::Error::Decode(Box::new(e)))
 }
 
-fn instance(row: &SqliteRow) -> Result<InstanceRow, sqlx::Error> {
-    Ok(InstanceRow {
-        id: parse_id(row.try_get("id")?)?,
-        definition: row.try_get("definition")?,
-        definition_version: row.try_get("definition_version")?,
-        state: row.try_get("state")?,
-        version: row.try_get("version")?,
-        owner: row.try_get("owner")?,
-        fence: row.try_get("fence")?,
-        deadline_at_ms: row.try_get("deadline_at_ms")?,
-        created_at_ms: row.try_get("created_at_ms")?,
-        updated_at_ms: row.try_get("updated_at_ms")?,
-    })
-}
-
-fn record(row: &SqliteRow) -> Result<RecordRow, sqlx::Error> {
-    Ok(RecordRow {
-        seq: row.try_get("seq")?,
-        at_ms: row.try_get("at_ms")?,
-        kind: row.try_get("kind")?,
-        step: row.try_get("step")?,
-        attempt: row.try_get("attempt")?,
-        detail: row.try_get("detail")?,
-        payload: row.try_get("payload")?,
-    })
-}
+rows::columns!(SqliteRow, saga_id: saga_id);
 
 #[async_trait]
 impl SagaLog for SqliteSagaLog {
@@ -267,18 +232,7 @@ impl SagaLog for SqliteSagaLog {
             .fetch_all(&self.core.pool)
             .await
             .map_err(db)?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        let instance = instance(first).map_err(db)?.into_instance()?;
-        let mut records = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let seq: Option<i64> = row.try_get("seq").map_err(db)?;
-            if seq.is_some() {
-                records.push(record(row).map_err(db)?.into_record(id)?);
-            }
-        }
-        Ok(Some(SagaSnapshot { instance, records }))
+        rows::loaded(BACKEND, id, &rows)
     }
 
     async fn claim(&self, claim: Claim) -> Result<Vec<Claimed>, LogError> {
@@ -309,14 +263,9 @@ impl SagaLog for SqliteSagaLog {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db)?;
-            let instance: SagaInstance = instance(&row).map_err(db)?.into_instance()?;
+            let instance = InstanceRow::decode(&row).map_err(db)?.into_instance()?;
             let records = self.records_in(&mut tx, instance.id).await?;
-            out.push(Claimed {
-                lease: Lease {
-                    fence: instance.fence,
-                },
-                snapshot: SagaSnapshot { instance, records },
-            });
+            out.push(rows::claimed(SagaSnapshot { instance, records }));
         }
         tx.commit().await.map_err(db)?;
         self.core.counters.commit();
@@ -325,12 +274,7 @@ impl SagaLog for SqliteSagaLog {
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {
-        let states = if query.states.is_empty() {
-            String::new()
-        } else {
-            let names: Vec<&str> = query.states.iter().map(|s| s.as_str()).collect();
-            format!(",{},", names.join(","))
-        };
+        let states = rows::state_list(&query.states);
         let rows = sqlx::query(&self.core.sql.list)
             .bind(query.definition.as_deref())
             .bind(states)
@@ -338,9 +282,7 @@ impl SagaLog for SqliteSagaLog {
             .fetch_all(&self.core.pool)
             .await
             .map_err(db)?;
-        rows.iter()
-            .map(|r| instance(r).map_err(db)?.into_instance())
-            .collect()
+        rows::instances(BACKEND, &rows)
     }
 }
 
