@@ -70,11 +70,21 @@ async fn run_memory(args: &Args) -> serde_json::Value {
         }
         _ => {}
     }
-    let baseline = memory::baseline(args).await;
+    // Two rounds, alternating baseline and library, best round of each: a burst of load from elsewhere
+    // on a shared machine then skews neither side alone.
+    let mut baseline = memory::baseline(args).await;
     let log = Arc::new(InMemoryLog::new());
-    let lib = run_library(args, log.clone()).await;
+    let mut lib = run_library(args, log.clone()).await;
     let stats = log.stats();
     let commits = (stats.creates + stats.appends) as f64 / args.sagas as f64;
+    let second_baseline = memory::baseline(args).await;
+    let second_lib = run_library(args, Arc::new(InMemoryLog::new())).await;
+    if second_baseline.sagas_per_sec > baseline.sagas_per_sec {
+        baseline = second_baseline;
+    }
+    if second_lib.sagas_per_sec > lib.sagas_per_sec {
+        lib = second_lib;
+    }
     let mut line = report(args, lib, Some(commits), baseline);
     if let Some(n) = args.recover {
         let (rate, secs) = runner::run_recovery(args, n, Arc::new(InMemoryLog::new())).await;
