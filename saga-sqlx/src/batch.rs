@@ -94,6 +94,18 @@ pub(crate) fn all_failed(n: usize, backend: &'static str, e: &sqlx::Error) -> Ve
         .collect()
 }
 
+/// Each op on its own (its own transaction), e.g. after a batch statement the server refused.
+pub(crate) async fn one_by_one<L: SagaLog + ?Sized>(log: &L, ops: &[WriteOp]) -> Vec<WriteResult> {
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        out.push(match op {
+            WriteOp::Create(s) => log.create(s.clone()).await.map(|l| l.fence),
+            WriteOp::Append(a) => log.append(a.as_append()).await,
+        });
+    }
+    out
+}
+
 /// Whether a per-op error poisons the batch transaction (anything but a conflict or not-found).
 pub(crate) fn poisons(r: &WriteResult) -> bool {
     matches!(r, Err(LogError::Backend { .. } | LogError::Corrupt { .. }))

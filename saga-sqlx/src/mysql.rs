@@ -10,7 +10,7 @@ use saga::{LogError, SagaId, SagaLog};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlRow};
 use sqlx::{Executor as _, Row};
 
-use crate::batch::{all_failed, poisons, BatchWrite, WriteOp, WriteResult};
+use crate::batch::{all_failed, one_by_one, poisons, BatchWrite, WriteOp, WriteResult};
 use crate::config::{SecretUrl, SqlLogConfig};
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
@@ -44,7 +44,8 @@ sql_log_api! {
     /// `config`, runs the migrations.
     ///
     /// # Errors
-    /// [`Error::InvalidTablePrefix`](crate::Error::InvalidTablePrefix), [`Error::Connect`](crate::Error::Connect), [`Error::Migrate`](crate::Error::Migrate).
+    /// [`Error::InvalidTablePrefix`](crate::Error::InvalidTablePrefix),
+    /// [`Error::Connect`](crate::Error::Connect), [`Error::Migrate`](crate::Error::Migrate).
     connect;
     /// The connection pool, e.g. for a participant's business transaction with the
     /// [`Inbox`](crate::Inbox).
@@ -179,17 +180,6 @@ impl MySqlSagaLog {
             .await
             .map_err(db)?;
         rows::records(BACKEND, id, &rows)
-    }
-
-    async fn one_by_one(&self, ops: &[WriteOp]) -> Vec<WriteResult> {
-        let mut out = Vec::with_capacity(ops.len());
-        for op in ops {
-            out.push(match op {
-                WriteOp::Create(s) => self.create(s.clone()).await.map(|l| l.fence),
-                WriteOp::Append(a) => self.append(a.as_append()).await,
-            });
-        }
-        out
     }
 }
 
@@ -358,7 +348,7 @@ impl BatchWrite for MySqlSagaLog {
                     // Nothing is committed: each write on its own gets its own result.
                     Err(_) => {
                         drop(tx.rollback().await);
-                        return self.one_by_one(ops).await;
+                        return one_by_one(self, ops).await;
                     }
                 }
                 body.clear();
@@ -366,7 +356,7 @@ impl BatchWrite for MySqlSagaLog {
         }
         if counts.len() != spans.iter().sum::<usize>() {
             drop(tx.rollback().await);
-            return self.one_by_one(ops).await;
+            return one_by_one(self, ops).await;
         }
         let mut results = Vec::with_capacity(ops.len());
         let mut at = 0;
@@ -379,7 +369,7 @@ impl BatchWrite for MySqlSagaLog {
             };
             if poisons(&r) {
                 drop(tx.rollback().await);
-                return self.one_by_one(ops).await;
+                return one_by_one(self, ops).await;
             }
             results.push(r);
         }

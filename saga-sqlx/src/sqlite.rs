@@ -14,7 +14,7 @@ use sqlx::sqlite::{
 };
 use sqlx::Row;
 
-use crate::batch::{all_failed, poisons, BatchWrite, WriteOp, WriteResult};
+use crate::batch::{all_failed, one_by_one, poisons, BatchWrite, WriteOp, WriteResult};
 use crate::config::{SecretUrl, SqlLogConfig};
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
@@ -49,7 +49,8 @@ sql_log_api! {
     /// off in `config`, runs the migrations.
     ///
     /// # Errors
-    /// [`Error::InvalidTablePrefix`](crate::Error::InvalidTablePrefix), [`Error::Connect`](crate::Error::Connect), [`Error::Migrate`](crate::Error::Migrate).
+    /// [`Error::InvalidTablePrefix`](crate::Error::InvalidTablePrefix),
+    /// [`Error::Connect`](crate::Error::Connect), [`Error::Migrate`](crate::Error::Migrate).
     connect;
     /// The connection pool (one connection), e.g. for a participant's business transaction with the
     /// [`Inbox`](crate::Inbox).
@@ -175,17 +176,6 @@ impl SqliteSagaLog {
             .map_err(db)?;
         rows::records(BACKEND, id, &rows)
     }
-
-    async fn one_by_one(&self, ops: &[WriteOp]) -> Vec<WriteResult> {
-        let mut out = Vec::with_capacity(ops.len());
-        for op in ops {
-            out.push(match op {
-                WriteOp::Create(s) => self.create(s.clone()).await.map(|l| l.fence),
-                WriteOp::Append(a) => self.append(a.as_append()).await,
-            });
-        }
-        out
-    }
 }
 
 /// A write that changed an unexpected number of rows; its transaction is rolled back.
@@ -301,7 +291,7 @@ impl BatchWrite for SqliteSagaLog {
             };
             if poisons(&r) {
                 drop(tx.rollback().await);
-                return self.one_by_one(ops).await;
+                return one_by_one(self, ops).await;
             }
             results.push(r);
         }
