@@ -111,6 +111,24 @@ pub(crate) fn poisons(r: &WriteResult) -> bool {
     matches!(r, Err(LogError::Backend { .. } | LogError::Corrupt { .. }))
 }
 
+/// Commits the transaction of a batch whose ops all ran: on success counts the commit and the
+/// successful ops and returns `results`; otherwise every op gets the commit's error.
+#[cfg_attr(not(any(feature = "mysql", feature = "sqlite")), allow(dead_code))]
+pub(crate) async fn commit<DB: sqlx::Database>(
+    tx: sqlx::Transaction<'_, DB>,
+    backend: &'static str,
+    counters: &crate::stats::Counters,
+    ops: &[WriteOp],
+    results: Vec<WriteResult>,
+) -> Vec<WriteResult> {
+    if let Err(e) = tx.commit().await {
+        return all_failed(ops.len(), backend, &e);
+    }
+    counters.commit();
+    count(counters, ops, &results);
+    results
+}
+
 /// Counts the successful ops of a committed batch.
 pub(crate) fn count(counters: &crate::stats::Counters, ops: &[WriteOp], results: &[WriteResult]) {
     for (op, r) in ops.iter().zip(results) {

@@ -7,19 +7,23 @@ use saga::log::{
     SagaSnapshot,
 };
 use saga::{LogError, SagaId, SagaLog};
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlRow};
-use sqlx::{Executor as _, Row};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool};
+use sqlx::Executor as _;
 
-use crate::batch::{all_failed, one_by_one, poisons, BatchWrite, WriteOp, WriteResult};
+use crate::batch::WriteResult;
 use crate::config::{SecretUrl, SqlLogConfig};
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
 use crate::rows::{self, millis, InstanceRow};
 use crate::schema::Dialect;
-use crate::stats::SqlLogStats;
 
+mod batch;
 mod lit;
+mod row;
 mod sql;
+
+use row::bin;
+pub(crate) use row::text;
 
 const BACKEND: &str = "mysql";
 
@@ -190,31 +194,6 @@ fn duplicate_index(e: &sqlx::Error) -> bool {
             .is_some_and(|my| my.number() == 1061))
 }
 
-/// Reads a text column. Columns use `utf8mb4_bin` (exact comparisons), which the driver reports as
-/// binary, so text is decoded from bytes.
-pub(crate) fn text(row: &MySqlRow, column: &str) -> Result<Option<String>, sqlx::Error> {
-    row.try_get::<Option<Vec<u8>>, _>(column)?
-        .map(|b| String::from_utf8(b).map_err(|e| sqlx::Error::Decode(Box::new(e))))
-        .transpose()
-}
-
-fn bin(id: SagaId) -> Vec<u8> {
-    id.as_uuid().as_bytes().to_vec()
-}
-
-fn saga_id(row: &MySqlRow, column: &str) -> Result<SagaId, sqlx::Error> {
-    uuid::Uuid::from_slice(&row.try_get::<Vec<u8>, _>(column)?)
-        .map(SagaId::from_uuid)
-        .map_err(|e| sqlx::Error::Decode(Box::new(e)))
-}
-
-/// A `NOT NULL` text column (empty if null).
-fn string(row: &MySqlRow, column: &str) -> Result<String, sqlx::Error> {
-    Ok(text(row, column)?.unwrap_or_default())
-}
-
-rows::columns!(MySqlRow, saga_id: saga_id, string: string, text: text);
-
 #[async_trait]
 impl SagaLog for MySqlSagaLog {
     async fn create(&self, saga: NewSaga) -> Result<Lease, LogError> {
@@ -314,74 +293,4 @@ async fn run_body(conn: &mut MySqlConnection, body: &str) -> Result<Vec<u64>, sq
         }
     }
     Ok(counts)
-}
-
-/// Above this many bytes of statements a batch goes to the server in more than one request (far
-/// below `max_allowed_packet`).
-const BODY_LIMIT: usize = 1 << 20;
-
-#[async_trait]
-impl BatchWrite for MySqlSagaLog {
-    /// The whole batch is one transaction of three round trips: `BEGIN`, every write's statements in
-    /// one multi-statement request (split only beyond 1 MiB of SQL), `COMMIT`. Each write's
-    /// `UPDATE ... WHERE id = ? AND version = ? AND fence = ?` is checked on its own, so a conflicting
-    /// write gets its own error and the others commit.
-    async fn write_batch(&self, ops: &[WriteOp]) -> Vec<WriteResult> {
-        let mut tx = match self.core.pool.begin().await {
-            Ok(tx) => tx,
-            Err(e) => return all_failed(ops.len(), BACKEND, &e),
-        };
-        let mut body = String::with_capacity(ops.len() * 1024);
-        let mut spans = Vec::with_capacity(ops.len());
-        let mut counts = Vec::with_capacity(ops.len() * 2);
-        for (k, op) in ops.iter().enumerate() {
-            if !body.is_empty() {
-                body.push(';');
-            }
-            spans.push(match op {
-                WriteOp::Create(s) => self.core.sql.create_body(&mut body, s),
-                WriteOp::Append(a) => self.core.sql.append_body(&mut body, &a.as_append()),
-            });
-            if body.len() >= BODY_LIMIT || k + 1 == ops.len() {
-                match run_body(&mut tx, &body).await {
-                    Ok(c) => counts.extend(c),
-                    // Nothing is committed: each write on its own gets its own result.
-                    Err(_) => {
-                        drop(tx.rollback().await);
-                        return one_by_one(self, ops).await;
-                    }
-                }
-                body.clear();
-            }
-        }
-        if counts.len() != spans.iter().sum::<usize>() {
-            drop(tx.rollback().await);
-            return one_by_one(self, ops).await;
-        }
-        let mut results = Vec::with_capacity(ops.len());
-        let mut at = 0;
-        for (op, span) in ops.iter().zip(spans) {
-            let c = &counts[at..at + span];
-            at += span;
-            let r = match op {
-                WriteOp::Create(_) => Ok(1),
-                WriteOp::Append(a) => self.append_result(&mut tx, &a.as_append(), c).await,
-            };
-            if poisons(&r) {
-                drop(tx.rollback().await);
-                return one_by_one(self, ops).await;
-            }
-            results.push(r);
-        }
-        if let Err(e) = tx.commit().await {
-            return all_failed(ops.len(), BACKEND, &e);
-        }
-        self.core.counters.commit();
-        crate::batch::count(&self.core.counters, ops, &results);
-        results
-    }
-
-    fn counters(&self) -> SqlLogStats {
-        self.stats()
-    }
 }

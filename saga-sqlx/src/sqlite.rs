@@ -14,14 +14,14 @@ use sqlx::sqlite::{
 };
 use sqlx::Row;
 
-use crate::batch::{all_failed, one_by_one, poisons, BatchWrite, WriteOp, WriteResult};
+use crate::batch::WriteResult;
 use crate::config::{SecretUrl, SqlLogConfig};
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
 use crate::rows::{self, event_rows, millis, to_i64, InstanceRow};
 use crate::schema::Dialect;
-use crate::stats::SqlLogStats;
 
+mod batch;
 mod sql;
 
 const BACKEND: &str = "sqlite";
@@ -273,37 +273,5 @@ impl SagaLog for SqliteSagaLog {
             .await
             .map_err(db)?;
         rows::instances(BACKEND, &rows)
-    }
-}
-
-#[async_trait]
-impl BatchWrite for SqliteSagaLog {
-    async fn write_batch(&self, ops: &[WriteOp]) -> Vec<WriteResult> {
-        let mut tx = match self.core.pool.begin_with(BEGIN).await {
-            Ok(tx) => tx,
-            Err(e) => return all_failed(ops.len(), BACKEND, &e),
-        };
-        let mut results = Vec::with_capacity(ops.len());
-        for op in ops {
-            let r = match op {
-                WriteOp::Create(s) => self.create_in(&mut tx, s).await,
-                WriteOp::Append(a) => self.append_in(&mut tx, &a.as_append()).await,
-            };
-            if poisons(&r) {
-                drop(tx.rollback().await);
-                return one_by_one(self, ops).await;
-            }
-            results.push(r);
-        }
-        if let Err(e) = tx.commit().await {
-            return all_failed(ops.len(), BACKEND, &e);
-        }
-        self.core.counters.commit();
-        crate::batch::count(&self.core.counters, ops, &results);
-        results
-    }
-
-    fn counters(&self) -> SqlLogStats {
-        self.stats()
     }
 }
