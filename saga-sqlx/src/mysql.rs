@@ -23,7 +23,6 @@ mod row;
 mod sql;
 
 use row::bin;
-pub(crate) use row::text;
 
 const BACKEND: &str = "mysql";
 

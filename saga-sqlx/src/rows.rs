@@ -1,10 +1,17 @@
 //! Conversions between saga records and the column values every backend stores.
 
+mod decode;
+
+#[cfg_attr(not(any(feature = "mysql", feature = "sqlite")), allow(unused_imports))]
+pub(crate) use decode::{
+    claimed, columns, current, instances, loaded, records, state_list, Columns,
+};
+
 use bytes::Bytes;
-use saga::log::{Append, Claimed, ConflictKind, Lease, LogRecord, SagaInstance, SagaSnapshot};
+use saga::log::{Append, ConflictKind, LogRecord, SagaInstance};
 use saga::{LogError, LogEvent, SagaId, SagaState};
 
-use crate::error::{corrupt, log_error};
+use crate::error::corrupt;
 
 /// The columns of a `saga_instances` row, id already decoded.
 #[derive(Debug)]
@@ -170,166 +177,4 @@ pub(crate) fn snapshots(
         });
     }
     out
-}
-
-/// Reads the columns of one backend's rows by name: ids and text as that backend stores them, integers
-/// and bytes as they are. Implemented with [`columns!`].
-pub(crate) trait Columns {
-    /// A saga id column.
-    fn saga_id(&self, column: &str) -> Result<SagaId, sqlx::Error>;
-    /// A `NOT NULL` text column.
-    fn string(&self, column: &str) -> Result<String, sqlx::Error>;
-    /// A nullable text column.
-    fn text(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
-    /// A `NOT NULL` integer column.
-    fn int(&self, column: &str) -> Result<i64, sqlx::Error>;
-    /// A nullable integer column.
-    fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error>;
-    /// A nullable bytes column.
-    fn bytes(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error>;
-}
-
-/// Implements [`Columns`] for a row type: `saga_id` by the given function, integers and bytes by
-/// `try_get`, text by `try_get` or by the given `string`/`text` functions.
-macro_rules! columns {
-    ($row:ty, saga_id: $id:expr) => {
-        $crate::rows::columns!($row, saga_id: $id, string: sqlx::Row::try_get, text: sqlx::Row::try_get);
-    };
-    ($row:ty, saga_id: $id:expr, string: $string:expr, text: $text:expr) => {
-        impl $crate::rows::Columns for $row {
-            fn saga_id(&self, column: &str) -> Result<saga::SagaId, sqlx::Error> {
-                $id(self, column)
-            }
-            fn string(&self, column: &str) -> Result<String, sqlx::Error> {
-                $string(self, column)
-            }
-            fn text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
-                $text(self, column)
-            }
-            fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
-                sqlx::Row::try_get(self, column)
-            }
-            fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
-                sqlx::Row::try_get(self, column)
-            }
-            fn bytes(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
-                sqlx::Row::try_get(self, column)
-            }
-        }
-    };
-}
-pub(crate) use columns;
-
-impl InstanceRow {
-    /// The columns of an instance row (`id` and the instance columns).
-    pub(crate) fn decode(row: &impl Columns) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            id: row.saga_id("id")?,
-            definition: row.string("definition")?,
-            definition_version: row.int("definition_version")?,
-            state: row.string("state")?,
-            version: row.int("version")?,
-            owner: row.text("owner")?,
-            fence: row.int("fence")?,
-            deadline_at_ms: row.opt_int("deadline_at_ms")?,
-            created_at_ms: row.int("created_at_ms")?,
-            updated_at_ms: row.int("updated_at_ms")?,
-        })
-    }
-}
-
-impl RecordRow {
-    /// The columns of a record row.
-    pub(crate) fn decode(row: &impl Columns) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            seq: row.int("seq")?,
-            at_ms: row.int("at_ms")?,
-            kind: row.string("kind")?,
-            step: row.opt_int("step")?,
-            attempt: row.opt_int("attempt")?,
-            detail: row.text("detail")?,
-            payload: row.bytes("payload")?,
-        })
-    }
-}
-
-/// `(version, fence, state)` of the row an append did not match, if there is one, for [`diagnose`].
-pub(crate) fn current(
-    backend: &'static str,
-    row: Option<impl Columns>,
-) -> Result<Option<(i64, i64, String)>, LogError> {
-    row.map(|r| Ok((r.int("version")?, r.int("fence")?, r.string("state")?)))
-        .transpose()
-        .map_err(|e| log_error(backend, e))
-}
-
-/// The instances of `rows`.
-pub(crate) fn instances(
-    backend: &'static str,
-    rows: &[impl Columns],
-) -> Result<Vec<SagaInstance>, LogError> {
-    rows.iter()
-        .map(|r| {
-            InstanceRow::decode(r)
-                .map_err(|e| log_error(backend, e))?
-                .into_instance()
-        })
-        .collect()
-}
-
-/// The records of saga `id` in `rows`.
-pub(crate) fn records(
-    backend: &'static str,
-    id: SagaId,
-    rows: &[impl Columns],
-) -> Result<Vec<LogRecord>, LogError> {
-    rows.iter()
-        .map(|r| {
-            RecordRow::decode(r)
-                .map_err(|e| log_error(backend, e))?
-                .into_record(id)
-        })
-        .collect()
-}
-
-/// The snapshot of saga `id` from the rows of a load: the instance columns on every row, joined with
-/// its records (`seq` is null on the one row of a saga without records). `None` without rows.
-pub(crate) fn loaded(
-    backend: &'static str,
-    id: SagaId,
-    rows: &[impl Columns],
-) -> Result<Option<SagaSnapshot>, LogError> {
-    let db = |e| log_error(backend, e);
-    let Some(first) = rows.first() else {
-        return Ok(None);
-    };
-    let instance = InstanceRow::decode(first).map_err(db)?.into_instance()?;
-    let mut records = Vec::with_capacity(rows.len());
-    for row in rows {
-        if row.opt_int("seq").map_err(db)?.is_some() {
-            records.push(RecordRow::decode(row).map_err(db)?.into_record(id)?);
-        }
-    }
-    Ok(Some(SagaSnapshot { instance, records }))
-}
-
-/// A claimed saga: its snapshot under the lease of its current fence.
-pub(crate) fn claimed(snapshot: SagaSnapshot) -> Claimed {
-    Claimed {
-        lease: Lease {
-            fence: snapshot.instance.fence,
-        },
-        snapshot,
-    }
-}
-
-/// The states filter of a list as `,a,b,` (empty for all states), for a `LIKE`/`INSTR` match.
-#[cfg_attr(not(any(feature = "mysql", feature = "sqlite")), allow(dead_code))]
-pub(crate) fn state_list(states: &[SagaState]) -> String {
-    if states.is_empty() {
-        String::new()
-    } else {
-        let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
-        format!(",{},", names.join(","))
-    }
 }

@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use super::{key_text, reply_status, Inbox, InboxOutcome};
 use crate::error::{store_error, Error, Result};
-use crate::rows::millis;
+use crate::rows::{millis, Columns as _};
 use crate::schema::Dialect;
 
 /// SQL for one backend; `$n` placeholders are rewritten for MySQL (`?`) and SQLite (`?n`).
@@ -32,32 +32,6 @@ fn sql(dialect: Dialect, text: &str) -> String {
             }
             out
         }
-    }
-}
-
-/// Reads a nullable text column (MySQL reports `utf8mb4_bin` text as binary).
-trait TextColumn {
-    fn text(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
-}
-
-#[cfg(feature = "postgres")]
-impl TextColumn for sqlx::postgres::PgRow {
-    fn text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
-        self.try_get(column)
-    }
-}
-
-#[cfg(feature = "sqlite")]
-impl TextColumn for sqlx::sqlite::SqliteRow {
-    fn text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
-        self.try_get(column)
-    }
-}
-
-#[cfg(feature = "mysql")]
-impl TextColumn for sqlx::mysql::MySqlRow {
-    fn text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
-        crate::mysql::text(self, column)
     }
 }
 

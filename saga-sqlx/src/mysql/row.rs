@@ -8,7 +8,7 @@ use crate::rows;
 
 /// Reads a text column. Columns use `utf8mb4_bin` (exact comparisons), which the driver reports as
 /// binary, so text is decoded from bytes.
-pub(crate) fn text(row: &MySqlRow, column: &str) -> Result<Option<String>, sqlx::Error> {
+fn text(row: &MySqlRow, column: &str) -> Result<Option<String>, sqlx::Error> {
     row.try_get::<Option<Vec<u8>>, _>(column)?
         .map(|b| String::from_utf8(b).map_err(|e| sqlx::Error::Decode(Box::new(e))))
         .transpose()
