@@ -107,6 +107,7 @@ pub(crate) async fn one_by_one<L: SagaLog + ?Sized>(log: &L, ops: &[WriteOp]) ->
 }
 
 /// Whether a per-op error poisons the batch transaction (anything but a conflict or not-found).
+#[cfg_attr(not(any(feature = "mysql", feature = "sqlite")), allow(dead_code))]
 pub(crate) fn poisons(r: &WriteResult) -> bool {
     matches!(r, Err(LogError::Backend { .. } | LogError::Corrupt { .. }))
 }
@@ -142,7 +143,7 @@ pub(crate) fn count(counters: &crate::stats::Counters, ops: &[WriteOp], results:
 
 /// Splits `ops` into consecutive runs in which no saga appears twice, so each run can go to the database
 /// as one set-based statement (a saga's second write in a batch must see its first).
-#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn unique_runs(ops: &[WriteOp]) -> Vec<std::ops::Range<usize>> {
     let mut runs = Vec::new();
     let mut seen = std::collections::HashSet::with_capacity(ops.len());
