@@ -97,32 +97,39 @@ async fn open_sqlite(_url: &str) -> Result<OpenLog, AppError> {
     ))
 }
 
+/// The cleanup of a server log: drop the run's tables, reporting (not failing on) an error.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn drop_tables<F, Fut>(
+    drop: F,
+) -> Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()> + Send>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = saga_sqlx::Result<()>> + Send + 'static,
+{
+    Box::new(move || {
+        Box::pin(async move {
+            if let Err(e) = drop().await {
+                eprintln!("cleanup: {e}");
+            }
+        })
+    })
+}
+
 #[cfg(feature = "postgres")]
 async fn open_postgres(url: &str, prefix: &str) -> Result<OpenLog, AppError> {
     use saga_sqlx::{PostgresSagaLog, SqlLogConfig};
-    let log = PostgresSagaLog::connect(url, SqlLogConfig::default().with_table_prefix(prefix))
-        .await
-        .map_err(|e| AppError::Log(e.to_string()))?;
-    let pool = log.pool().clone();
-    let prefix = prefix.to_owned();
+    let log = Arc::new(
+        PostgresSagaLog::connect(url, SqlLogConfig::default().with_table_prefix(prefix))
+            .await
+            .map_err(|e| AppError::Log(e.to_string()))?,
+    );
     Ok(OpenLog {
-        log: Arc::new(log),
+        log: log.clone(),
         display: format!("{} (table prefix {prefix})", redact(url)),
         sqlite_path: None,
-        cleanup: Some(Box::new(move || {
-            Box::pin(async move {
-                for table in [
-                    "saga_step_logs",
-                    "saga_inbox",
-                    "saga_instances",
-                    "saga_migrations",
-                ] {
-                    let sql = format!("DROP TABLE IF EXISTS {prefix}{table} CASCADE");
-                    if let Err(e) = saga_sqlx::sqlx::query(&sql).execute(&pool).await {
-                        eprintln!("cleanup: {e}");
-                    }
-                }
-            })
+        cleanup: Some(drop_tables(move || {
+            let log = Arc::clone(&log);
+            async move { log.drop_tables().await }
         })),
     })
 }
@@ -139,29 +146,18 @@ async fn open_postgres(_url: &str, _prefix: &str) -> Result<OpenLog, AppError> {
 #[cfg(feature = "mysql")]
 async fn open_mysql(url: &str, prefix: &str) -> Result<OpenLog, AppError> {
     use saga_sqlx::{MySqlSagaLog, SqlLogConfig};
-    let log = MySqlSagaLog::connect(url, SqlLogConfig::default().with_table_prefix(prefix))
-        .await
-        .map_err(|e| AppError::Log(e.to_string()))?;
-    let pool = log.pool().clone();
-    let prefix = prefix.to_owned();
+    let log = Arc::new(
+        MySqlSagaLog::connect(url, SqlLogConfig::default().with_table_prefix(prefix))
+            .await
+            .map_err(|e| AppError::Log(e.to_string()))?,
+    );
     Ok(OpenLog {
-        log: Arc::new(log),
+        log: log.clone(),
         display: format!("{} (table prefix {prefix})", redact(url)),
         sqlite_path: None,
-        cleanup: Some(Box::new(move || {
-            Box::pin(async move {
-                for table in [
-                    "saga_step_logs",
-                    "saga_inbox",
-                    "saga_instances",
-                    "saga_migrations",
-                ] {
-                    let sql = format!("DROP TABLE IF EXISTS {prefix}{table}");
-                    if let Err(e) = saga_sqlx::sqlx::query(&sql).execute(&pool).await {
-                        eprintln!("cleanup: {e}");
-                    }
-                }
-            })
+        cleanup: Some(drop_tables(move || {
+            let log = Arc::clone(&log);
+            async move { log.drop_tables().await }
         })),
     })
 }

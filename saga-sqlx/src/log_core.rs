@@ -209,6 +209,23 @@ macro_rules! sql_log_api {
             pub fn table_prefix(&self) -> &str {
                 &self.core.tables.prefix
             }
+
+            /// Drops this prefix's tables (step logs, inbox, instances, migrations) with everything
+            /// in them: for tests and demos that created a throw-away prefix. The log is unusable
+            /// afterwards until [`migrate`](Self::migrate) runs again.
+            ///
+            /// # Errors
+            /// [`Error::Database`](crate::Error::Database).
+            pub async fn drop_tables(&self) -> $crate::Result<()> {
+                let t = &self.core.tables;
+                for table in [&t.logs, &t.inbox, &t.instances, &t.migrations] {
+                    sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
+                        .execute(&self.core.pool)
+                        .await
+                        .map_err(|e| $crate::Error::database(BACKEND, e))?;
+                }
+                Ok(())
+            }
         }
     };
 }
