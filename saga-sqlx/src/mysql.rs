@@ -3,8 +3,7 @@
 use async_trait::async_trait;
 use futures::TryStreamExt as _;
 use saga::log::{
-    Append, Claim, ClaimTarget, Claimed, Lease, ListQuery, LogRecord, NewSaga, SagaInstance,
-    SagaSnapshot,
+    Append, Claim, ClaimTarget, Lease, ListQuery, LogRecord, NewSaga, SagaInstance, SagaSnapshot,
 };
 use saga::{LogError, SagaId, SagaLog};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool};
@@ -222,7 +221,7 @@ impl SagaLog for MySqlSagaLog {
         rows::loaded(BACKEND, id, &rows)
     }
 
-    async fn claim(&self, claim: Claim) -> Result<Vec<Claimed>, LogError> {
+    async fn claim(&self, claim: Claim) -> Result<saga::log::ClaimBatch, LogError> {
         let mut tx = self.core.pool.begin().await.map_err(db)?;
         let query = match claim.target {
             ClaimTarget::Recoverable { limit, after } => {
@@ -239,7 +238,7 @@ impl SagaLog for MySqlSagaLog {
                 .bind(&claim.definition)
                 .bind(i64::from(claim.definition_version))
                 .bind(&claim.owner),
-            _ => return Ok(Vec::new()),
+            _ => return Ok(saga::log::ClaimBatch::default()),
         };
         let ids: Vec<Vec<u8>> = query.fetch_all(&mut *tx).await.map_err(db)?;
         let mut out = Vec::with_capacity(ids.len());
@@ -264,7 +263,7 @@ impl SagaLog for MySqlSagaLog {
         tx.commit().await.map_err(db)?;
         self.core.counters.commit();
         self.core.counters.claimed(out.len());
-        Ok(out)
+        Ok(out.into())
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {

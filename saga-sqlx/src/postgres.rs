@@ -1,7 +1,7 @@
 //! [`PostgresSagaLog`]: the saga log on PostgreSQL.
 
 use async_trait::async_trait;
-use saga::log::{Append, Claim, ClaimTarget, Claimed, Lease, ListQuery, NewSaga, SagaSnapshot};
+use saga::log::{Append, Claim, ClaimTarget, Lease, ListQuery, NewSaga, SagaSnapshot};
 use saga::{LogError, SagaId, SagaLog};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgRow};
 use sqlx::Row;
@@ -204,7 +204,7 @@ impl SagaLog for PostgresSagaLog {
         rows::loaded(BACKEND, id, &rows)
     }
 
-    async fn claim(&self, claim: Claim) -> Result<Vec<Claimed>, LogError> {
+    async fn claim(&self, claim: Claim) -> Result<saga::log::ClaimBatch, LogError> {
         let (statement, last) = match claim.target {
             ClaimTarget::Recoverable { limit, after } => (
                 &self.core.sql.claim_recoverable,
@@ -214,7 +214,7 @@ impl SagaLog for PostgresSagaLog {
                 ),
             ),
             ClaimTarget::One(id) => (&self.core.sql.claim_one, Last::Id(*id.as_uuid())),
-            _ => return Ok(Vec::new()),
+            _ => return Ok(saga::log::ClaimBatch::default()),
         };
         let query = sqlx::query(statement)
             .bind(&claim.definition)
@@ -232,7 +232,7 @@ impl SagaLog for PostgresSagaLog {
         self.core.counters.commit();
         let mut claimed = rows::instances(BACKEND, &rows)?;
         if claimed.is_empty() {
-            return Ok(Vec::new());
+            return Ok(saga::log::ClaimBatch::default());
         }
         claimed.sort_by_key(|i| i.id);
         self.core.counters.claimed(claimed.len());
@@ -241,7 +241,8 @@ impl SagaLog for PostgresSagaLog {
         Ok(rows::snapshots(claimed, records)
             .into_iter()
             .map(rows::claimed)
-            .collect())
+            .collect::<Vec<_>>()
+            .into())
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<saga::log::SagaInstance>, LogError> {

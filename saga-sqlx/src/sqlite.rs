@@ -4,8 +4,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use saga::log::{
-    Append, Claim, ClaimTarget, Claimed, Lease, ListQuery, LogRecord, NewSaga, SagaInstance,
-    SagaSnapshot,
+    Append, Claim, ClaimTarget, Lease, ListQuery, LogRecord, NewSaga, SagaInstance, SagaSnapshot,
 };
 use saga::{LogError, SagaId, SagaLog};
 use sqlx::sqlite::{
@@ -225,7 +224,7 @@ impl SagaLog for SqliteSagaLog {
         rows::loaded(BACKEND, id, &rows)
     }
 
-    async fn claim(&self, claim: Claim) -> Result<Vec<Claimed>, LogError> {
+    async fn claim(&self, claim: Claim) -> Result<saga::log::ClaimBatch, LogError> {
         let mut tx = self.core.pool.begin_with(BEGIN).await.map_err(db)?;
         let query = match claim.target {
             ClaimTarget::Recoverable { limit, after } => {
@@ -241,7 +240,7 @@ impl SagaLog for SqliteSagaLog {
                 .bind(i64::from(claim.definition_version))
                 .bind(&claim.owner)
                 .bind(id.to_string()),
-            _ => return Ok(Vec::new()),
+            _ => return Ok(saga::log::ClaimBatch::default()),
         };
         let ids: Vec<String> = query.fetch_all(&mut *tx).await.map_err(db)?;
         let mut out = Vec::with_capacity(ids.len());
@@ -260,7 +259,7 @@ impl SagaLog for SqliteSagaLog {
         tx.commit().await.map_err(db)?;
         self.core.counters.commit();
         self.core.counters.claimed(out.len());
-        Ok(out)
+        Ok(out.into())
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {

@@ -19,8 +19,8 @@ use crate::definition::SagaDefinition;
 use crate::error::{CancelRefusal, Error, Result};
 use crate::id::SagaId;
 use crate::log::{
-    now_ms, Append, Claim, ClaimTarget, Claimed, LogEvent, NewSaga, SagaLog, SagaSnapshot,
-    SagaState,
+    now_ms, Append, Claim, ClaimTarget, Claimed, CorruptSaga, LogError, LogEvent, NewSaga, SagaLog,
+    SagaSnapshot, SagaState,
 };
 use crate::step::SagaData;
 use driver::Driver;
@@ -136,6 +136,8 @@ pub struct RecoveryReport {
     pub stuck: usize,
     /// Sagas whose driver failed (they stay in the log for a later recovery).
     pub failed: Vec<(SagaId, Error)>,
+    /// Sagas whose stored records do not decode: reported, not resumed, never fatal to the pass.
+    pub corrupt: Vec<CorruptSaga>,
 }
 
 impl RecoveryReport {
@@ -380,15 +382,18 @@ impl<D: SagaData> Executor<D> {
             inner.config.lease_ttl,
             ClaimTarget::One(inst.id),
         );
-        inner
-            .log
-            .claim(claim)
-            .await?
-            .pop()
-            .ok_or_else(|| Error::OwnedElsewhere {
-                saga_id: inst.id,
-                owner: inst.owner.clone().unwrap_or_default(),
-            })
+        let mut batch = inner.log.claim(claim).await?;
+        if let Some(corrupt) = batch.corrupt.pop() {
+            return Err(LogError::Corrupt {
+                saga_id: corrupt.id,
+                message: corrupt.reason,
+            }
+            .into());
+        }
+        batch.claimed.pop().ok_or_else(|| Error::OwnedElsewhere {
+            saga_id: inst.id,
+            owner: inst.owner.clone().unwrap_or_default(),
+        })
     }
 
     fn check_definition(&self, id: SagaId, name: &str, version: u32) -> Result<()> {
@@ -461,13 +466,14 @@ impl<D: SagaData> Executor<D> {
                 Ok(batch) => batch,
                 Err(e) => break Err(e),
             };
-            let Some(last) = batch.iter().map(|c| c.snapshot.instance.id).max() else {
+            let Some(last) = batch.last_id() else {
                 break Ok(());
             };
             after = Some(last);
+            report.corrupt.extend(batch.corrupt);
             // Sagas this executor is driving right now come back too (same owner id, fence unchanged):
             // their drivers keep them.
-            for claimed in batch {
+            for claimed in batch.claimed {
                 let id = claimed.snapshot.instance.id;
                 if inner.registry.contains(&id) {
                     continue;

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::{
-    now_ms, Append, Claim, ClaimTarget, Claimed, ConflictKind, Lease, ListQuery, LogError,
-    LogRecord, NewSaga, SagaInstance, SagaLog, SagaSnapshot, SagaState,
+    now_ms, Append, Claim, ClaimBatch, ClaimTarget, Claimed, ConflictKind, Lease, ListQuery,
+    LogError, LogRecord, NewSaga, SagaInstance, SagaLog, SagaSnapshot, SagaState,
 };
 use crate::id::SagaId;
 use crate::sharded::ShardedMap;
@@ -194,7 +194,7 @@ impl SagaLog for InMemoryLog {
         }))
     }
 
-    async fn claim(&self, claim: Claim) -> Result<Vec<Claimed>, LogError> {
+    async fn claim(&self, claim: Claim) -> Result<ClaimBatch, LogError> {
         let now = Instant::now();
         let matches_def = |e: &Entry| {
             e.instance.definition == claim.definition
@@ -277,7 +277,8 @@ impl SagaLog for InMemoryLog {
                 }
             }
         }
-        Ok(out)
+        // The in-memory log stores typed events: nothing in it can fail to decode.
+        Ok(ClaimBatch::from(out))
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {

@@ -25,8 +25,9 @@ use async_trait::async_trait;
 
 pub use memory::{InMemoryLog, InMemoryLogStats};
 pub use record::{
-    AbortReason, Append, Claim, ClaimTarget, Claimed, EventParts, Lease, ListQuery, LogEvent,
-    LogRecord, MalformedEvent, NewSaga, ParseStateError, SagaInstance, SagaSnapshot, SagaState,
+    AbortReason, Append, Claim, ClaimBatch, ClaimTarget, Claimed, CorruptSaga, EventParts, Lease,
+    ListQuery, LogEvent, LogRecord, MalformedEvent, NewSaga, ParseStateError, SagaInstance,
+    SagaSnapshot, SagaState,
 };
 
 use crate::id::SagaId;
@@ -76,6 +77,15 @@ pub enum LogError {
         saga_id: SagaId,
         /// What was wrong.
         message: String,
+    },
+    /// The log does not implement this operation (e.g. a [`ClaimTarget`] added after it was written).
+    /// Returned instead of silently doing nothing.
+    #[error("{backend} does not support {operation}")]
+    Unsupported {
+        /// Which log, e.g. `"postgres"`.
+        backend: &'static str,
+        /// What was asked for.
+        operation: String,
     },
     /// The backend failed (connection, I/O, server error).
     #[error("saga log backend error ({backend}): {message}")]
@@ -150,9 +160,14 @@ pub trait SagaLog: Send + Sync + 'static {
     /// Takes over sagas for recovery (see [`ClaimTarget`]); two concurrent claims never return the same
     /// saga.
     ///
+    /// A candidate whose stored rows do not decode is reported in [`ClaimBatch::corrupt`] and **not**
+    /// leased (or its lease is released again before the claim returns): one bad saga never fails a
+    /// claim, and no lease is ever held that no driver holds.
+    ///
     /// # Errors
-    /// `Backend`, `Corrupt`.
-    async fn claim(&self, claim: Claim) -> Result<Vec<Claimed>, LogError>;
+    /// `Backend`; [`LogError::Unsupported`] for a [`ClaimTarget`] the log does not implement (never an
+    /// empty batch in its place).
+    async fn claim(&self, claim: Claim) -> Result<ClaimBatch, LogError>;
 
     /// Lists instances, oldest first.
     ///
@@ -172,7 +187,7 @@ impl<L: SagaLog + ?Sized> SagaLog for std::sync::Arc<L> {
     async fn load(&self, id: SagaId) -> Result<Option<SagaSnapshot>, LogError> {
         (**self).load(id).await
     }
-    async fn claim(&self, claim: Claim) -> Result<Vec<Claimed>, LogError> {
+    async fn claim(&self, claim: Claim) -> Result<ClaimBatch, LogError> {
         (**self).claim(claim).await
     }
     async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {

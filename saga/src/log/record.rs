@@ -620,6 +620,83 @@ pub struct Claimed {
     pub lease: Lease,
 }
 
+/// A saga a claim found but could not take over because its stored rows do not decode (an unknown
+/// kind, a missing payload, a number out of range, text that is not UTF-8, ...).
+///
+/// A log reports such a saga instead of failing the whole claim, and takes **no lease** on it: no driver
+/// could hold that lease. It stays in the log as it is, for an operator to inspect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CorruptSaga {
+    /// The saga.
+    pub id: SagaId,
+    /// What did not decode (bounded in length, never the stored data itself).
+    pub reason: String,
+}
+
+impl CorruptSaga {
+    /// The longest reason kept, in bytes.
+    pub const MAX_REASON: usize = 256;
+
+    /// A report for `id`; `reason` is cut to [`MAX_REASON`](Self::MAX_REASON) bytes.
+    #[must_use]
+    pub fn new(id: SagaId, reason: impl Into<String>) -> Self {
+        let mut reason = reason.into();
+        if reason.len() > Self::MAX_REASON {
+            let mut end = Self::MAX_REASON;
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            reason.truncate(end);
+        }
+        Self { id, reason }
+    }
+}
+
+/// What a [`SagaLog::claim`](super::SagaLog::claim) returned: the sagas taken over, and the ones found
+/// corrupt (not taken over).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ClaimBatch {
+    /// Sagas now leased to the claimant, in ascending id order.
+    pub claimed: Vec<Claimed>,
+    /// Candidates whose rows did not decode; no lease was taken on them.
+    pub corrupt: Vec<CorruptSaga>,
+}
+
+impl ClaimBatch {
+    /// A batch of claimed sagas and corrupt ones.
+    #[must_use]
+    pub fn new(claimed: Vec<Claimed>, corrupt: Vec<CorruptSaga>) -> Self {
+        Self { claimed, corrupt }
+    }
+
+    /// Whether the claim found nothing at all (the end of a recovery pass).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.claimed.is_empty() && self.corrupt.is_empty()
+    }
+
+    /// The greatest id in the batch, claimed or corrupt: the `after` of the next page.
+    #[must_use]
+    pub fn last_id(&self) -> Option<SagaId> {
+        self.claimed
+            .iter()
+            .map(|c| c.snapshot.instance.id)
+            .chain(self.corrupt.iter().map(|c| c.id))
+            .max()
+    }
+}
+
+impl From<Vec<Claimed>> for ClaimBatch {
+    fn from(claimed: Vec<Claimed>) -> Self {
+        Self {
+            claimed,
+            corrupt: Vec::new(),
+        }
+    }
+}
+
 /// Arguments of [`SagaLog::list`](super::SagaLog::list).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]

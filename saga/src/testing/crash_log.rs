@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use crate::id::SagaId;
 use crate::log::{
-    Append, Claim, Claimed, Lease, ListQuery, LogError, NewSaga, SagaInstance, SagaLog,
+    Append, Claim, ClaimBatch, Lease, ListQuery, LogError, NewSaga, SagaInstance, SagaLog,
     SagaSnapshot,
 };
 
@@ -123,7 +123,7 @@ impl<L: SagaLog> SagaLog for CrashingLog<L> {
         self.inner.load(id).await
     }
 
-    async fn claim(&self, claim: Claim) -> Result<Vec<Claimed>, LogError> {
+    async fn claim(&self, claim: Claim) -> Result<ClaimBatch, LogError> {
         self.check_alive()?;
         self.inner.claim(claim).await
     }

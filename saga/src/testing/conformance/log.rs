@@ -222,7 +222,8 @@ pub async fn stale_fence_is_rejected(log: &dyn SagaLog) {
             },
         ))
         .await
-        .expect("claim");
+        .expect("claim")
+        .claimed;
     assert_eq!(claimed.len(), 1, "an expired lease is claimable");
     let new = claimed[0].lease;
     assert!(new.fence > old.fence, "a claim increments the fence");
@@ -273,7 +274,8 @@ pub async fn live_leases_are_not_claimed(log: &dyn SagaLog) {
             },
         ))
         .await
-        .expect("claim");
+        .expect("claim")
+        .claimed;
     assert!(
         by_b.is_empty(),
         "a live lease must not be claimed by another owner"
@@ -281,7 +283,8 @@ pub async fn live_leases_are_not_claimed(log: &dyn SagaLog) {
     let one_by_b = log
         .claim(Claim::new(&def, 1, "b", LIVE, ClaimTarget::One(id)))
         .await
-        .expect("claim one");
+        .expect("claim one")
+        .claimed;
     assert!(one_by_b.is_empty(), "nor by id");
     let by_other_version = log
         .claim(Claim::new(
@@ -295,7 +298,8 @@ pub async fn live_leases_are_not_claimed(log: &dyn SagaLog) {
             },
         ))
         .await
-        .expect("claim");
+        .expect("claim")
+        .claimed;
     assert!(
         by_other_version.is_empty(),
         "claims filter on definition version"
@@ -312,7 +316,8 @@ pub async fn live_leases_are_not_claimed(log: &dyn SagaLog) {
             },
         ))
         .await
-        .expect("claim");
+        .expect("claim")
+        .claimed;
     assert_eq!(by_a.len(), 1, "the owner itself may reclaim");
     assert_eq!(by_a[0].snapshot.instance.id, id);
     assert_eq!(
@@ -357,7 +362,8 @@ pub async fn terminal_sagas_are_closed(log: &dyn SagaLog) {
         let claimed = log
             .claim(Claim::new(&def, 1, "b", LIVE, target))
             .await
-            .expect("claim");
+            .expect("claim")
+            .claimed;
         assert!(claimed.is_empty(), "terminal sagas are never claimed");
     }
 }
@@ -397,12 +403,14 @@ pub async fn stuck_sagas_wait_for_an_operator(log: &dyn SagaLog) {
             },
         ))
         .await
-        .expect("claim");
+        .expect("claim")
+        .claimed;
     assert!(recoverable.is_empty(), "recovery skips stuck sagas");
     let one = log
         .claim(Claim::new(&def, 1, "op", LIVE, ClaimTarget::One(id)))
         .await
-        .expect("claim one");
+        .expect("claim one")
+        .claimed;
     assert_eq!(one.len(), 1, "an operator can claim a stuck saga by id");
     append(
         log,
@@ -524,7 +532,8 @@ pub async fn concurrent_claims_are_exclusive(log: Arc<dyn SagaLog>) {
                         ClaimTarget::Recoverable { limit: 3, after },
                     ))
                     .await
-                    .expect("claim");
+                    .expect("claim")
+                    .claimed;
                 if got.is_empty() {
                     return mine;
                 }
