@@ -59,15 +59,21 @@ impl<D: SagaData> Driver<'_, D> {
                     Phase::Done(state) => return Ok(self.outcome(state)),
                     Phase::Stuck { .. } => return Ok(self.outcome(SagaState::Stuck)),
                     Phase::Forward { step, .. } if step >= steps => {
+                        if !self.control.commit() {
+                            // A pivotless saga whose last completion was recorded alone (by an
+                            // older version): a cancel that got in first still compensates it.
+                            self.abort(AbortReason::Cancelled, steps).await?;
+                            continue;
+                        }
                         self.append(SagaState::Completed, &[LogEvent::Completed])
                             .await?;
-                        self.phase = Phase::Done(SagaState::Completed);
+                        self.enter(Phase::Done(SagaState::Completed));
                     }
                     Phase::Forward { step, attempt } => self.forward(step, attempt).await?,
                     Phase::Compensating { remaining: 0, .. } => {
                         self.append(SagaState::Compensated, &[LogEvent::Compensated])
                             .await?;
-                        self.phase = Phase::Done(SagaState::Compensated);
+                        self.enter(Phase::Done(SagaState::Compensated));
                     }
                     Phase::Compensating { remaining, attempt } => {
                         self.compensate(remaining - 1, attempt).await?;
@@ -77,6 +83,12 @@ impl<D: SagaData> Driver<'_, D> {
         }
         .instrument(span)
         .await
+    }
+
+    /// Moves to `phase`, and tells `cancel` (through the control block) where the saga is now.
+    fn enter(&mut self, phase: Phase) {
+        self.phase = phase;
+        self.control.entered(phase);
     }
 
     fn outcome(self, state: SagaState) -> SagaOutcome<D> {
@@ -99,23 +111,40 @@ impl<D: SagaData> Driver<'_, D> {
         }
     }
 
+    /// Compensates the steps before `step`, and `step` itself if it may have run.
     async fn abort(&mut self, reason: AbortReason, step: usize) -> Result<(), Error> {
-        let steps = step + usize::from(self.in_doubt);
-        debug!(?reason, steps, "saga aborted before the pivot");
+        let steps = step + usize::from(self.in_doubt && step < self.inner.def.steps.len());
+        self.abort_after(reason, step, steps, &[]).await
+    }
+
+    /// Records `before` (e.g. the completion of the step that just ran) and an abort that compensates
+    /// the first `steps` steps. Only steps with a compensation can be aborted: the control block
+    /// refuses a cancel once a step without one may have started.
+    async fn abort_after(
+        &mut self,
+        reason: AbortReason,
+        step: usize,
+        steps: usize,
+        before: &[LogEvent],
+    ) -> Result<(), Error> {
+        if steps > self.inner.def.commit_point {
+            return Err(Error::InconsistentLog {
+                saga_id: self.id,
+                message: format!("an abort may not compensate {steps} steps (past the pivot)"),
+            });
+        }
+        debug!(?reason, steps, "saga aborted before the commit point");
         self.failure = Some((step, format!("{reason:?}")));
-        let steps_u32 = u32::try_from(steps).unwrap_or(u32::MAX);
-        self.append(
-            SagaState::Compensating,
-            &[LogEvent::Aborted {
-                reason,
-                steps: steps_u32,
-            }],
-        )
-        .await?;
-        self.phase = Phase::Compensating {
+        let mut events = before.to_vec();
+        events.push(LogEvent::Aborted {
+            reason,
+            steps: u32::try_from(steps).unwrap_or(u32::MAX),
+        });
+        self.append(SagaState::Compensating, &events).await?;
+        self.enter(Phase::Compensating {
             remaining: steps,
             attempt: 1,
-        };
+        });
         Ok(())
     }
 
@@ -158,9 +187,18 @@ impl<D: SagaData> Driver<'_, D> {
                     data,
                 };
                 if step + 1 == def.steps.len() {
+                    // For a saga without pivot or retriable steps this is the point of no return:
+                    // a cancel that won the race compensates every step, this one included.
+                    if !self.control.commit() {
+                        self.data = work;
+                        self.in_doubt = false;
+                        return self
+                            .abort_after(AbortReason::Cancelled, step, step + 1, &[completed])
+                            .await;
+                    }
                     self.append(SagaState::Completed, &[completed, LogEvent::Completed])
                         .await?;
-                    self.phase = Phase::Done(SagaState::Completed);
+                    self.enter(Phase::Done(SagaState::Completed));
                 } else {
                     self.append(SagaState::Running, &[completed]).await?;
                     self.phase = Phase::Forward {
@@ -181,7 +219,7 @@ impl<D: SagaData> Driver<'_, D> {
             AttemptError::TimedOut(_) => (true, None),
             AttemptError::DeadlineExceeded => (false, None),
         };
-        if transient && sd.retry.allows_attempt(attempt + 1) {
+        if transient && sd.retry.allows_attempt(attempt.saturating_add(1)) {
             warn!(step = %sd.name, attempt, error = %message, "step failed, retrying");
             self.append(
                 SagaState::Running,
@@ -194,7 +232,7 @@ impl<D: SagaData> Driver<'_, D> {
             .await?;
             self.phase = Phase::Forward {
                 step,
-                attempt: attempt + 1,
+                attempt: attempt.saturating_add(1),
             };
             let delay = sd.retry.delay_after(attempt, retry_after);
             self.backoff(delay, before_commit).await;
@@ -216,10 +254,10 @@ impl<D: SagaData> Driver<'_, D> {
                     }],
                 )
                 .await?;
-                self.phase = Phase::Compensating {
+                self.enter(Phase::Compensating {
                     remaining: step + 1,
                     attempt: 1,
-                };
+                });
             }
             (StepKind::Compensatable | StepKind::Pivot, false) => {
                 debug!(step = %sd.name, error = %message, "step refused, compensating");
@@ -232,10 +270,10 @@ impl<D: SagaData> Driver<'_, D> {
                     }],
                 )
                 .await?;
-                self.phase = Phase::Compensating {
+                self.enter(Phase::Compensating {
                     remaining: step,
                     attempt: 1,
-                };
+                });
             }
             _ => {
                 warn!(step = %sd.name, error = %message, "step gave up past the pivot, saga stuck");
@@ -275,7 +313,7 @@ impl<D: SagaData> Driver<'_, D> {
                 if step == 0 {
                     self.append(SagaState::Compensated, &[done, LogEvent::Compensated])
                         .await?;
-                    self.phase = Phase::Done(SagaState::Compensated);
+                    self.enter(Phase::Done(SagaState::Compensated));
                 } else {
                     self.append(SagaState::Compensating, &[done]).await?;
                     self.phase = Phase::Compensating {
@@ -290,7 +328,11 @@ impl<D: SagaData> Driver<'_, D> {
                     AttemptError::Step(e) => (e.is_transient(), e.retry_after()),
                     _ => (true, None),
                 };
-                if transient && sd.compensation_retry.allows_attempt(attempt + 1) {
+                if transient
+                    && sd
+                        .compensation_retry
+                        .allows_attempt(attempt.saturating_add(1))
+                {
                     warn!(step = %sd.name, attempt, error = %message, "compensation failed, retrying");
                     self.append(
                         SagaState::Compensating,
@@ -303,7 +345,7 @@ impl<D: SagaData> Driver<'_, D> {
                     .await?;
                     self.phase = Phase::Compensating {
                         remaining: step + 1,
-                        attempt: attempt + 1,
+                        attempt: attempt.saturating_add(1),
                     };
                     let delay = sd.compensation_retry.delay_after(attempt, retry_after);
                     self.backoff(delay, false).await;
@@ -332,7 +374,7 @@ impl<D: SagaData> Driver<'_, D> {
             }],
         )
         .await?;
-        self.phase = Phase::Stuck { step, direction };
+        self.enter(Phase::Stuck { step, direction });
         Ok(())
     }
 

@@ -6,6 +6,7 @@ mod registry;
 mod replay;
 mod status;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -19,12 +20,12 @@ use crate::definition::SagaDefinition;
 use crate::error::{CancelRefusal, Error, Result};
 use crate::id::SagaId;
 use crate::log::{
-    now_ms, Append, Claim, ClaimTarget, Claimed, CorruptSaga, LogError, LogEvent, NewSaga, SagaLog,
-    SagaSnapshot, SagaState,
+    now_ms, Append, Claim, ClaimTarget, Claimed, ConflictKind, CorruptSaga, LogError, LogEvent,
+    NewSaga, SagaLog, SagaSnapshot, SagaState,
 };
 use crate::step::SagaData;
 use driver::Driver;
-use registry::Registry;
+use registry::{CancelAnswer, Registry, RegistryGuard};
 use replay::{replay, Phase};
 
 pub(crate) struct Inner<D> {
@@ -134,17 +135,30 @@ pub struct RecoveryReport {
     pub compensated: usize,
     /// Sagas resumed that parked as stuck.
     pub stuck: usize,
-    /// Sagas whose driver failed (they stay in the log for a later recovery).
+    /// Sagas whose driver failed, panicked included (they stay in the log for a later recovery).
     pub failed: Vec<(SagaId, Error)>,
-    /// Sagas whose stored records do not decode: reported, not resumed, never fatal to the pass.
+    /// Sagas resumed whose next write met a conflict: another writer advanced them after the claim
+    /// (another executor took them over, or a local driver finished them meanwhile). Nothing is lost:
+    /// their new driver owns them.
+    pub superseded: Vec<SagaId>,
+    /// Sagas claimed that this executor was driving already; their drivers keep them.
+    pub already_driven: usize,
+    /// Sagas whose log cannot be decoded or replayed: reported with the reason, not resumed, never
+    /// fatal to the pass. They stay in the log for an operator.
     pub corrupt: Vec<CorruptSaga>,
 }
 
 impl RecoveryReport {
-    /// Total sagas resumed.
+    /// Sagas this pass resumed (whatever became of them).
     #[must_use]
     pub fn resumed(&self) -> usize {
-        self.completed + self.compensated + self.stuck + self.failed.len()
+        self.completed + self.compensated + self.stuck + self.failed.len() + self.superseded.len()
+    }
+
+    /// Every saga the pass found: resumed, already driven here, or corrupt.
+    #[must_use]
+    pub fn found(&self) -> usize {
+        self.resumed() + self.already_driven + self.corrupt.len()
     }
 }
 
@@ -197,14 +211,9 @@ impl<D: SagaData> Executor<D> {
     /// # Errors
     /// As [`run`](Self::run).
     pub async fn run_with_id(&self, id: SagaId, data: D) -> Result<SagaOutcome<D>> {
-        let driver = self.create(id, data).await?;
-        let guard = self.inner.registry.enter(id);
-        Driver {
-            control: Arc::clone(&guard.control),
-            ..driver
-        }
-        .drive()
-        .await
+        let guard = self.reserve_new(id)?;
+        let driver = self.create(id, data, &guard).await?;
+        driver.drive().await
     }
 
     /// Records a new saga, then drives it on a spawned task. When this returns, the saga is durable.
@@ -220,8 +229,8 @@ impl<D: SagaData> Executor<D> {
     /// # Errors
     /// As [`run`](Self::run), for the creation only.
     pub async fn start_with_id(&self, id: SagaId, data: D) -> Result<SagaHandle<D>> {
-        let created = self.create(id, data).await?;
-        let guard = self.inner.registry.enter(id);
+        let guard = self.reserve_new(id)?;
+        let created = self.create(id, data, &guard).await?;
         let this = self.clone();
         let parts = Parts::from(created);
         let task = tokio::spawn(async move {
@@ -231,7 +240,15 @@ impl<D: SagaData> Executor<D> {
         Ok(SagaHandle { id, task })
     }
 
-    async fn create(&self, id: SagaId, data: D) -> Result<Driver<'_, D>> {
+    /// Reserves the slot of a saga about to be created: an id this executor drives already exists.
+    fn reserve_new(&self, id: SagaId) -> Result<RegistryGuard> {
+        self.inner
+            .registry
+            .try_enter(id)
+            .map_err(|_| LogError::conflict(id, ConflictKind::AlreadyExists, 0, None).into())
+    }
+
+    async fn create(&self, id: SagaId, data: D, guard: &RegistryGuard) -> Result<Driver<'_, D>> {
         let inner = &*self.inner;
         let bytes = inner.encode(id, &data)?;
         let deadline = inner.def.deadline;
@@ -248,19 +265,21 @@ impl<D: SagaData> Executor<D> {
                 .map(|d| now_ms().saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))),
         );
         let lease = inner.log.create(saga).await?;
+        let phase = Phase::Forward {
+            step: 0,
+            attempt: 1,
+        };
+        guard.control.start(phase, false, inner.def.commit_point);
         Ok(Driver {
             inner,
             id,
             data,
             version: 1,
             lease,
-            phase: Phase::Forward {
-                step: 0,
-                attempt: 1,
-            },
+            phase,
             deadline: deadline.map(|d| Instant::now() + d),
             in_doubt: false,
-            control: Arc::default(),
+            control: Arc::clone(&guard.control),
             failure: None,
         })
     }
@@ -283,7 +302,7 @@ impl<D: SagaData> Executor<D> {
         };
         let steps = self.inner.def.steps.len();
         let current_step = if same_def {
-            replay(id, &snapshot.records, steps)?
+            replay(id, &snapshot.records, steps, self.inner.def.commit_point)?
                 .phase
                 .current(steps)
                 .map(|(i, dir)| (i, name(u32::try_from(i).unwrap_or(u32::MAX)), dir))
@@ -315,59 +334,49 @@ impl<D: SagaData> Executor<D> {
 
     /// Cancels a saga before its pivot: it compensates the steps that started and ends `Compensated`.
     ///
-    /// A saga this executor is driving is signalled directly (a retry backoff is cut short; a running step
-    /// finishes first and is then compensated). A saga in the log whose lease expired is taken over and
-    /// compensated on a spawned task.
+    /// Returns `Ok` only if the saga will compensate: it is before its commit point (the pivot, the
+    /// first retriable step, or for a saga with neither, the recording of its last step's completion),
+    /// or it is compensating already. A saga this executor is driving is signalled directly (a retry
+    /// backoff is cut short; a running step finishes first and is then compensated). A saga in the log
+    /// whose lease expired (or that this executor's owner id holds) is taken over and driven on a
+    /// spawned task: compensated if the cancel was accepted, forward otherwise.
     ///
     /// # Errors
-    /// [`Error::CancelRefused`] past the pivot, when finished, or when stuck; [`Error::OwnedElsewhere`]
-    /// if another live executor drives it; [`Error::UnknownSaga`].
+    /// [`Error::CancelRefused`] past the commit point (also when the pivot may have started before a
+    /// crash), when finished, or when stuck; [`Error::OwnedElsewhere`] if another live executor drives
+    /// it; [`Error::UnknownSaga`]; [`Error::InconsistentLog`] if its log cannot be replayed.
     pub async fn cancel(&self, id: SagaId) -> Result<()> {
-        if let Some(control) = self.inner.registry.get(&id) {
-            return if control.request_cancel() {
-                Ok(())
-            } else {
-                Err(Error::CancelRefused {
-                    saga_id: id,
-                    reason: CancelRefusal::PastPivot,
-                })
-            };
-        }
+        let refused = |reason| Error::CancelRefused {
+            saga_id: id,
+            reason,
+        };
+        let guard = loop {
+            match self.inner.registry.try_enter(id) {
+                Ok(guard) => break guard,
+                Err(control) => match control.request_cancel().await {
+                    CancelAnswer::Accepted => return Ok(()),
+                    CancelAnswer::Refused(reason) => return Err(refused(reason)),
+                    CancelAnswer::Released => {}
+                },
+            }
+        };
         let snapshot = self.load(id).await?;
         match snapshot.instance.state {
-            s if s.is_terminal() => {
-                return Err(Error::CancelRefused {
-                    saga_id: id,
-                    reason: CancelRefusal::Finished(s),
-                })
-            }
-            SagaState::Stuck => {
-                return Err(Error::CancelRefused {
-                    saga_id: id,
-                    reason: CancelRefusal::Stuck,
-                })
-            }
+            s if s.is_terminal() => return Err(refused(CancelRefusal::Finished(s))),
+            SagaState::Stuck => return Err(refused(CancelRefusal::Stuck)),
             _ => {}
         }
         let claimed = self.claim_one(&snapshot).await?;
-        let guard = self.inner.registry.enter(id);
-        let parts = Parts::from(self.resume(claimed)?);
-        let refused = match parts.phase {
-            Phase::Forward { step, .. } => step >= self.inner.def.commit_point,
-            _ => false,
-        };
-        if !refused {
-            guard.control.request_cancel();
-        }
+        let driver = self.resume(claimed, &guard)?;
+        let answer = guard.control.request_cancel().await;
+        let parts = Parts::from(driver);
         let this = self.clone();
         tokio::spawn(async move { parts.into_driver(&this.inner, &guard).drive().await });
-        if refused {
-            Err(Error::CancelRefused {
-                saga_id: id,
-                reason: CancelRefusal::PastPivot,
-            })
-        } else {
-            Ok(())
+        match answer {
+            CancelAnswer::Accepted => Ok(()),
+            CancelAnswer::Refused(reason) => Err(refused(reason)),
+            // Our own guard is held by the driver just spawned.
+            CancelAnswer::Released => Err(refused(CancelRefusal::PastPivot)),
         }
     }
 
@@ -411,16 +420,27 @@ impl<D: SagaData> Executor<D> {
         }
     }
 
-    fn resume(&self, claimed: Claimed) -> Result<Driver<'_, D>> {
+    /// A driver for a claimed saga, holding `guard`'s slot; sets the control block from the replayed
+    /// phase, so a `cancel` that arrives from now on gets the right answer.
+    fn resume(&self, claimed: Claimed, guard: &RegistryGuard) -> Result<Driver<'_, D>> {
         let inner = &*self.inner;
         let inst = &claimed.snapshot.instance;
         self.check_definition(inst.id, &inst.definition, inst.definition_version)?;
-        let r = replay(inst.id, &claimed.snapshot.records, inner.def.steps.len())?;
+        let r = replay(
+            inst.id,
+            &claimed.snapshot.records,
+            inner.def.steps.len(),
+            inner.def.commit_point,
+        )?;
         let data = inner.decode(inst.id, &r.data)?;
         let deadline = inst.deadline_at_ms.map(|at| {
             let left = at.saturating_sub(now_ms());
             Instant::now() + std::time::Duration::from_millis(left)
         });
+        let in_doubt = matches!(r.phase, Phase::Forward { .. });
+        guard
+            .control
+            .start(r.phase, in_doubt, inner.def.commit_point);
         Ok(Driver {
             inner,
             id: inst.id,
@@ -429,8 +449,8 @@ impl<D: SagaData> Executor<D> {
             lease: claimed.lease,
             phase: r.phase,
             deadline,
-            in_doubt: matches!(r.phase, Phase::Forward { .. }),
-            control: Arc::default(),
+            in_doubt,
+            control: Arc::clone(&guard.control),
             failure: r.last_error,
         })
     }
@@ -451,6 +471,8 @@ impl<D: SagaData> Executor<D> {
         // One pipeline across batches: the next claim is made while the previous batch still runs, so
         // a batch's slowest saga does not idle the other slots.
         let mut tasks = JoinSet::new();
+        // Which task drives which saga, so a driver that panicked is accounted for too.
+        let mut running = HashMap::new();
         let claimed = loop {
             let claim = Claim::new(
                 &*inner.def.name,
@@ -471,36 +493,39 @@ impl<D: SagaData> Executor<D> {
             };
             after = Some(last);
             report.corrupt.extend(batch.corrupt);
-            // Sagas this executor is driving right now come back too (same owner id, fence unchanged):
-            // their drivers keep them.
             for claimed in batch.claimed {
                 let id = claimed.snapshot.instance.id;
-                if inner.registry.contains(&id) {
+                // Sagas this executor is driving right now come back too (same owner id, fence
+                // unchanged): their drivers keep them.
+                let Ok(guard) = inner.registry.try_enter(id) else {
+                    report.already_driven += 1;
                     continue;
-                }
+                };
                 while tasks.len() >= inner.config.recovery_concurrency {
-                    if let Some(joined) = tasks.join_next().await {
-                        tally(&mut report, joined);
+                    if let Some(joined) = tasks.join_next_with_id().await {
+                        tally(&mut report, &mut running, joined);
                     }
                 }
-                let parts = match self.resume(claimed) {
+                let parts = match self.resume(claimed, &guard) {
                     Ok(driver) => Parts::from(driver),
+                    Err(e @ (Error::InconsistentLog { .. } | Error::Codec { .. })) => {
+                        report.corrupt.push(CorruptSaga::new(id, e.to_string()));
+                        continue;
+                    }
                     Err(e) => {
                         report.failed.push((id, e));
                         continue;
                     }
                 };
-                let guard = inner.registry.enter(id);
                 let this = self.clone();
-                tasks.spawn(async move {
-                    let result = parts.into_driver(&this.inner, &guard).drive().await;
-                    (id, result)
-                });
+                let task = tasks
+                    .spawn(async move { parts.into_driver(&this.inner, &guard).drive().await });
+                running.insert(task.id(), id);
             }
         };
         // Dropping the set would abort the drivers: let every resumed saga finish first.
-        while let Some(joined) = tasks.join_next().await {
-            tally(&mut report, joined);
+        while let Some(joined) = tasks.join_next_with_id().await {
+            tally(&mut report, &mut running, joined);
         }
         claimed?;
         Ok(report)
@@ -512,17 +537,10 @@ impl<D: SagaData> Executor<D> {
     /// # Errors
     /// [`Error::NotStuck`], [`Error::UnknownSaga`], log errors.
     pub async fn retry(&self, id: SagaId) -> Result<SagaOutcome<D>> {
-        let snapshot = self.load(id).await?;
-        if snapshot.instance.state != SagaState::Stuck {
-            return Err(Error::NotStuck {
-                saga_id: id,
-                state: snapshot.instance.state,
-            });
-        }
+        let guard = self.reserve_stuck(id).await?;
+        let snapshot = self.load_stuck(id).await?;
         let claimed = self.claim_one(&snapshot).await?;
-        let guard = self.inner.registry.enter(id);
-        let mut driver = self.resume(claimed)?;
-        driver.control = Arc::clone(&guard.control);
+        let mut driver = self.resume(claimed, &guard)?;
         let Phase::Stuck { step, direction } = driver.phase else {
             return Err(Error::NotStuck {
                 saga_id: id,
@@ -539,6 +557,12 @@ impl<D: SagaData> Executor<D> {
                 },
             ),
         };
+        // The new phase is known before the first write: a cancel arriving during it gets its answer
+        // from it (a stuck pivot or retriable step is past the commit point).
+        let in_doubt = direction == crate::Direction::Forward;
+        guard
+            .control
+            .start(phase, in_doubt, self.inner.def.commit_point);
         let version = self
             .inner
             .log
@@ -553,7 +577,7 @@ impl<D: SagaData> Executor<D> {
             .await?;
         driver.version = version;
         driver.phase = phase;
-        driver.in_doubt = direction == crate::Direction::Forward;
+        driver.in_doubt = in_doubt;
         driver.drive().await
     }
 
@@ -563,14 +587,11 @@ impl<D: SagaData> Executor<D> {
     /// # Errors
     /// [`Error::NotStuck`], [`Error::UnknownSaga`], log errors.
     pub async fn resolve(&self, id: SagaId, note: impl Into<String>) -> Result<()> {
-        let snapshot = self.load(id).await?;
-        if snapshot.instance.state != SagaState::Stuck {
-            return Err(Error::NotStuck {
-                saga_id: id,
-                state: snapshot.instance.state,
-            });
-        }
+        let guard = self.reserve_stuck(id).await?;
+        let snapshot = self.load_stuck(id).await?;
         let claimed = self.claim_one(&snapshot).await?;
+        // The slot stays pending until it is released: a cancel meanwhile then finds `Resolved`.
+        let _guard = guard;
         self.inner
             .log
             .append(Append::new(
@@ -586,27 +607,73 @@ impl<D: SagaData> Executor<D> {
     }
 }
 
+impl<D: SagaData> Executor<D> {
+    /// Reserves the slot of a saga an operator acts on; waits for a local driver that is parking it as
+    /// stuck to let go, and refuses one that drives it.
+    async fn reserve_stuck(&self, id: SagaId) -> Result<RegistryGuard> {
+        loop {
+            match self.inner.registry.try_enter(id) {
+                Ok(guard) => return Ok(guard),
+                Err(control) => match control.saga_state().await {
+                    Some(SagaState::Stuck) => control.released().await,
+                    Some(state) => return Err(Error::NotStuck { saga_id: id, state }),
+                    None => {}
+                },
+            }
+        }
+    }
+
+    async fn load_stuck(&self, id: SagaId) -> Result<SagaSnapshot> {
+        let snapshot = self.load(id).await?;
+        if snapshot.instance.state == SagaState::Stuck {
+            Ok(snapshot)
+        } else {
+            Err(Error::NotStuck {
+                saga_id: id,
+                state: snapshot.instance.state,
+            })
+        }
+    }
+}
+
+type Joined<D> =
+    std::result::Result<(tokio::task::Id, Result<SagaOutcome<D>>), tokio::task::JoinError>;
+
+/// Accounts for one resumed saga's driver, whatever became of it.
 fn tally<D>(
     report: &mut RecoveryReport,
-    joined: std::result::Result<(SagaId, Result<SagaOutcome<D>>), tokio::task::JoinError>,
+    running: &mut HashMap<tokio::task::Id, SagaId>,
+    joined: Joined<D>,
 ) {
+    let task = match &joined {
+        Ok((task, _)) => *task,
+        Err(e) => e.id(),
+    };
+    let Some(id) = running.remove(&task) else {
+        return;
+    };
     match joined {
-        Ok((_, Ok(outcome))) => match outcome.state {
-            SagaState::Completed => report.completed += 1,
-            SagaState::Stuck => report.stuck += 1,
-            _ => report.compensated += 1,
-        },
-        // The saga moved on under another driver between claim and resume (it finished locally in the
-        // meantime): nothing was lost.
-        Ok((
-            _,
-            Err(Error::Log(crate::LogError::Conflict {
-                kind: crate::log::ConflictKind::VersionMismatch | crate::log::ConflictKind::Finished,
-                ..
-            })),
-        )) => {}
-        Ok((id, Err(e))) => report.failed.push((id, e)),
-        Err(_) => {}
+        Ok((_, result)) => {
+            match result {
+                Ok(outcome) => match outcome.state {
+                    SagaState::Completed => report.completed += 1,
+                    SagaState::Stuck => report.stuck += 1,
+                    _ => report.compensated += 1,
+                },
+                // Another writer advanced the saga after the claim (it finished under a local
+                // driver in the meantime, or another executor took it over): it is theirs now.
+                Err(Error::Log(LogError::Conflict { .. })) => report.superseded.push(id),
+                Err(e) => report.failed.push((id, e)),
+            }
+        }
+        Err(e) => {
+            let error = if e.is_panic() {
+                Error::DriverPanicked { saga_id: id }
+            } else {
+                Error::DriverAborted { saga_id: id }
+            };
+            report.failed.push((id, error));
+        }
     }
 }
 

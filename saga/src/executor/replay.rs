@@ -52,11 +52,39 @@ pub(crate) struct Replayed {
     pub(crate) last_error: Option<(usize, String)>,
 }
 
-/// Replays records; `steps` is the definition's length, used to validate indexes.
-pub(crate) fn replay(id: SagaId, records: &[LogRecord], steps: usize) -> Result<Replayed, Error> {
+/// Replays records; `steps` is the definition's length and `commit_point` the index of its first step
+/// without a compensation (`steps` if every step has one), used to validate what the records say.
+///
+/// Nothing stored is trusted: a step index out of range, an attempt with no successor, a count of
+/// steps to compensate that includes a step without a compensation, or a record that cannot follow the
+/// one before is an [`Error::InconsistentLog`] for this saga, never a panic or a wrapped number.
+pub(crate) fn replay(
+    id: SagaId,
+    records: &[LogRecord],
+    steps: usize,
+    commit_point: usize,
+) -> Result<Replayed, Error> {
     let bad = |message: String| Error::InconsistentLog {
         saga_id: id,
         message,
+    };
+    let next_attempt = |seq: u64, attempt: u32| {
+        attempt
+            .checked_add(1)
+            .ok_or_else(|| bad(format!("record {seq} has attempt {attempt}, out of range")))
+    };
+    // Compensating `n` steps needs a compensation for each of them.
+    let compensating = |seq: u64, remaining: usize| {
+        if remaining <= commit_point {
+            Ok(Phase::Compensating {
+                remaining,
+                attempt: 1,
+            })
+        } else {
+            Err(bad(format!(
+                "record {seq} compensates {remaining} steps, but only {commit_point} have a compensation"
+            )))
+        }
     };
     let mut phase = None;
     let mut data = Bytes::new();
@@ -101,22 +129,16 @@ pub(crate) fn replay(id: SagaId, records: &[LogRecord], steps: usize) -> Result<
                 last_error = Some((check(*step)?, error.clone()));
                 Phase::Forward {
                     step: check(*step)?,
-                    attempt: attempt + 1,
+                    attempt: next_attempt(record.seq, *attempt)?,
                 }
             }
             (LogEvent::StepRefused { step, error, .. }, Some(Phase::Forward { .. })) => {
                 last_error = Some((check(*step)?, error.clone()));
-                Phase::Compensating {
-                    remaining: check(*step)?,
-                    attempt: 1,
-                }
+                compensating(record.seq, check(*step)?)?
             }
             (LogEvent::StepUnknown { step, error, .. }, Some(Phase::Forward { .. })) => {
                 last_error = Some((check(*step)?, error.clone()));
-                Phase::Compensating {
-                    remaining: check(*step)? + 1,
-                    attempt: 1,
-                }
+                compensating(record.seq, check(*step)? + 1)?
             }
             (LogEvent::Aborted { steps: n, reason }, Some(Phase::Forward { .. })) => {
                 let n = *n as usize;
@@ -124,24 +146,21 @@ pub(crate) fn replay(id: SagaId, records: &[LogRecord], steps: usize) -> Result<
                     return Err(bad(format!("abort of {n} steps in a {steps}-step saga")));
                 }
                 last_error = Some((n.saturating_sub(1), format!("{reason:?}")));
-                Phase::Compensating {
-                    remaining: n,
-                    attempt: 1,
-                }
+                compensating(record.seq, n)?
             }
             (LogEvent::CompensationCompleted { step, .. }, Some(Phase::Compensating { .. })) => {
-                Phase::Compensating {
-                    remaining: check(*step)?,
-                    attempt: 1,
-                }
+                compensating(record.seq, check(*step)?)?
             }
             (
                 LogEvent::CompensationRetrying { step, attempt, .. },
                 Some(Phase::Compensating { .. }),
-            ) => Phase::Compensating {
-                remaining: check(*step)? + 1,
-                attempt: attempt + 1,
-            },
+            ) => {
+                compensating(record.seq, check(*step)? + 1)?;
+                Phase::Compensating {
+                    remaining: check(*step)? + 1,
+                    attempt: next_attempt(record.seq, *attempt)?,
+                }
+            }
             (
                 LogEvent::Stuck {
                     step,
@@ -151,6 +170,9 @@ pub(crate) fn replay(id: SagaId, records: &[LogRecord], steps: usize) -> Result<
                 Some(Phase::Forward { .. } | Phase::Compensating { .. }),
             ) => {
                 last_error = Some((check(*step)?, error.clone()));
+                if *direction == Direction::Compensate {
+                    compensating(record.seq, check(*step)? + 1)?;
+                }
                 Phase::Stuck {
                     step: check(*step)?,
                     direction: *direction,
@@ -159,10 +181,7 @@ pub(crate) fn replay(id: SagaId, records: &[LogRecord], steps: usize) -> Result<
             (LogEvent::OperatorRetried, Some(Phase::Stuck { step, direction })) => {
                 match direction {
                     Direction::Forward => Phase::Forward { step, attempt: 1 },
-                    Direction::Compensate => Phase::Compensating {
-                        remaining: step + 1,
-                        attempt: 1,
-                    },
+                    Direction::Compensate => compensating(record.seq, step + 1)?,
                 }
             }
             (LogEvent::OperatorResolved { .. }, Some(Phase::Stuck { .. })) => {
