@@ -1,15 +1,20 @@
 //! The [`SagaLog`] conformance suite.
 //!
-//! Call [`run_all`] from a test of your implementation with a fresh, empty log (or one shared with other
-//! tests: every check uses its own random definition name, so concurrent runs do not see each other's
-//! sagas). Each check panics with a message naming the broken rule.
+//! Generate one test per check with [`log_conformance_tests!`](crate::log_conformance_tests), so a
+//! failing check does not hide the ones after it:
 //!
 //! ```
-//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! use std::sync::Arc;
-//! saga::testing::conformance::log::run_all(Arc::new(saga::InMemoryLog::new())).await;
-//! # });
+//! mod in_memory {
+//!     saga::log_conformance_tests!(|| async {
+//!         Some(std::sync::Arc::new(saga::InMemoryLog::new()) as std::sync::Arc<dyn saga::SagaLog>)
+//!     });
+//! }
 //! ```
+//!
+//! The closure makes the log for each check (`None` skips the check, e.g. when a backend is
+//! unreachable); a log shared between checks is fine: every check uses its own random definition name,
+//! so concurrent checks do not see each other's sagas. Each check panics with a message naming the
+//! broken rule. [`run_all`] runs every check in one test.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -61,7 +66,36 @@ fn completed(step: u32) -> LogEvent {
     }
 }
 
-/// Runs every check.
+/// Generates one `#[test]` per check of the [log suite](crate::testing::conformance::log), each on a
+/// multi-threaded tokio runtime of its own.
+///
+/// The first argument is a closure returning a future of `Option<S>`, where `S` dereferences to a
+/// [`SagaLog`] (e.g. `Arc<dyn SagaLog>`); `None` skips the check (an unreachable backend). The optional
+/// second argument is a closure taking the `S` back after the check, even a failed one, returning a
+/// future that cleans up (drops tables, deletes keys).
+#[macro_export]
+macro_rules! log_conformance_tests {
+    ($make:expr) => {
+        $crate::log_conformance_tests!($make, |_| async {});
+    };
+    ($make:expr, $cleanup:expr) => {
+        $crate::__conformance_tests!(log, $make, $cleanup;
+            create_and_load,
+            duplicate_create_conflicts,
+            append_checks_versions,
+            stale_fence_is_rejected,
+            live_leases_are_not_claimed,
+            terminal_sagas_are_closed,
+            stuck_sagas_wait_for_an_operator,
+            payloads_round_trip,
+            list_filters,
+            concurrent_claims_are_exclusive,
+        );
+    };
+}
+
+/// Runs every check in sequence (one test for the whole suite; prefer
+/// [`log_conformance_tests!`](crate::log_conformance_tests)).
 pub async fn run_all(log: Arc<dyn SagaLog>) {
     create_and_load(&*log).await;
     duplicate_create_conflicts(&*log).await;
@@ -72,7 +106,7 @@ pub async fn run_all(log: Arc<dyn SagaLog>) {
     stuck_sagas_wait_for_an_operator(&*log).await;
     payloads_round_trip(&*log).await;
     list_filters(&*log).await;
-    concurrent_claims_are_exclusive(Arc::clone(&log)).await;
+    concurrent_claims_are_exclusive(&*log).await;
 }
 
 /// `create` stores version 1, fence 1, the owner and the `Started` record.
@@ -507,7 +541,7 @@ pub async fn list_filters(log: &dyn SagaLog) {
 }
 
 /// Four executors claiming at once never get the same saga, and together get all of them.
-pub async fn concurrent_claims_are_exclusive(log: Arc<dyn SagaLog>) {
+pub async fn concurrent_claims_are_exclusive(log: &dyn SagaLog) {
     let def = def_name("race");
     let mut ids = HashSet::new();
     for _ in 0..40 {
@@ -515,11 +549,10 @@ pub async fn concurrent_claims_are_exclusive(log: Arc<dyn SagaLog>) {
         ids.insert(saga.id);
         log.create(saga).await.expect("create");
     }
-    let mut tasks = Vec::new();
-    for w in 0..4 {
-        let log = Arc::clone(&log);
+    // Four claimers in flight at once on this task: their queries overlap at the backend.
+    let claimer = |w: usize| {
         let def = def.clone();
-        tasks.push(tokio::spawn(async move {
+        async move {
             let mut mine = Vec::new();
             let mut after = None;
             loop {
@@ -543,16 +576,14 @@ pub async fn concurrent_claims_are_exclusive(log: Arc<dyn SagaLog>) {
                     "claims come in id order"
                 );
                 after = ids.last().copied();
-                mine.extend(got.into_iter().map(|c| c.snapshot.instance.id));
+                mine.extend(ids);
             }
-        }));
-    }
-    let mut seen = HashSet::new();
-    for t in tasks {
-        for id in t.await.expect("claimer task") {
-            let _: SagaId = id;
-            assert!(seen.insert(id), "saga {id} was claimed twice");
         }
+    };
+    let all = futures::future::join_all((0..4).map(claimer)).await;
+    let mut seen = HashSet::new();
+    for id in all.into_iter().flatten() {
+        assert!(seen.insert(id), "saga {id} was claimed twice");
     }
     assert_eq!(seen, ids, "every expired saga was claimed exactly once");
 }
