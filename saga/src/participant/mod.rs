@@ -41,20 +41,24 @@
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
 //! ```
 
+mod builder;
 mod config;
 mod context;
 mod events;
 mod handler;
+mod on_command;
+mod on_event;
 mod remote;
 mod router;
 mod runtime;
 mod store;
 mod wire;
 
+pub use builder::ParticipantBuilder;
 pub use config::{ParticipantConfig, RouterConfig};
 pub use context::{CommandContext, EventContext};
 pub use events::EventPublisher;
 pub use remote::{RemoteCompensation, RemoteStep};
 pub use router::{ReplyRouter, RouterStats};
-pub use runtime::{Participant, ParticipantBuilder, ParticipantStats};
+pub use runtime::{Participant, ParticipantStats};
 pub use store::{Claim, IdempotencyStore, InMemoryIdempotencyStore, StoreError, StoredReply};

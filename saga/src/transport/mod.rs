@@ -29,16 +29,21 @@
 mod delivery;
 mod error;
 mod ext;
+mod headers;
 pub mod inproc;
 mod message;
+mod message_id;
+mod pairs;
 
 use async_trait::async_trait;
 
 pub use delivery::{Acker, Delivery};
 pub use error::TransportError;
 pub use ext::{into_stream, SubscriptionStream, TransportExt};
+pub use headers::{Headers, DEAD_LETTER_REASON};
 pub use inproc::{DeadLetter, InProcConfig, InProcTransport};
-pub use message::{Headers, Message, MessageId, MessageKind, ReplyStatus, DEAD_LETTER_REASON};
+pub use message::{Message, MessageKind, ReplyStatus};
+pub use message_id::MessageId;
 
 /// The default message size limit: 1 MiB.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 1024 * 1024;
