@@ -10,13 +10,16 @@ use super::store::{Claim, StoredReply};
 use super::wire::{encode_failure, reply_to};
 use super::CommandContext;
 use crate::step::StepError;
-use crate::transport::{Delivery, MessageKind, ReplyStatus};
+use crate::transport::{bounded, Bounded, Delivery, MessageKind, ReplyStatus};
 
 impl Runtime {
     pub(super) async fn command(&self, delivery: Delivery) {
         let h = &delivery.message().headers;
         if h.kind != MessageKind::Command {
-            let reason = format!("expected a command, got a {}", h.kind.as_str());
+            let reason = bounded(format_args!(
+                "expected a command, got a {}",
+                h.kind.as_str()
+            ));
             return self.dead_letter(delivery, &reason).await;
         }
         let (Some(key), Some(name), Some(reply_topic)) =
@@ -26,7 +29,7 @@ impl Runtime {
             return self.dead_letter(delivery, reason).await;
         };
         let Some(handler) = self.commands.get(&name) else {
-            let reason = format!("no handler for command {name:?}");
+            let reason = bounded(format_args!("no handler for command {name:?}"));
             return self.dead_letter(delivery, &reason).await;
         };
         let ctx = CommandContext {
@@ -39,7 +42,7 @@ impl Runtime {
         let fut = match handler.call(ctx, &delivery.message().payload) {
             Ok(fut) => fut,
             Err(e) => {
-                let reason = format!("malformed command {name:?}: {e}");
+                let reason = bounded(format_args!("malformed command {name:?}: {e}"));
                 return self.dead_letter(delivery, &reason).await;
             }
         };
@@ -50,7 +53,7 @@ impl Runtime {
             .await
         {
             Err(e) => {
-                tracing::warn!(participant = %self.name, key = %key_text, error = %e, "store claim failed");
+                tracing::warn!(participant = %self.name, key = %key_text, error = %Bounded(&e), "store claim failed");
                 return self.requeue(delivery, None).await;
             }
             Ok(Claim::InProgress) => {
@@ -76,7 +79,7 @@ impl Runtime {
                     }
                     Err(e) => {
                         if let Err(se) = self.store.release(&self.name, &key_text).await {
-                            tracing::warn!(participant = %self.name, error = %se, "store release failed");
+                            tracing::warn!(participant = %self.name, error = %Bounded(&se), "store release failed");
                         }
                         StoredReply::new(ReplyStatus::Failed, encode_failure(&e))
                     }
@@ -88,7 +91,7 @@ impl Runtime {
                         .await
                     {
                         tracing::error!(
-                            participant = %self.name, key = %key_text, error = %e,
+                            participant = %self.name, key = %key_text, error = %Bounded(&e),
                             "cannot record executed command; a redelivery may execute it again"
                         );
                     }
@@ -100,11 +103,11 @@ impl Runtime {
         match self.transport.publish(&reply_topic, message).await {
             Ok(()) => self.ack(delivery).await,
             Err(e) if e.is_transient() => {
-                tracing::warn!(participant = %self.name, error = %e, "reply publish failed; requeueing");
+                tracing::warn!(participant = %self.name, error = %Bounded(&e), "reply publish failed; requeueing");
                 self.requeue(delivery, None).await;
             }
             Err(e) => {
-                let reason = format!("reply cannot be published: {e}");
+                let reason = bounded(format_args!("reply cannot be published: {e}"));
                 self.dead_letter(delivery, &reason).await;
             }
         }

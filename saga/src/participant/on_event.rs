@@ -10,7 +10,7 @@ use super::runtime::{bump, Runtime};
 use super::store::{Claim, StoredReply};
 use super::EventContext;
 use crate::step::StepError;
-use crate::transport::{Delivery, ReplyStatus};
+use crate::transport::{bounded, Bounded, Delivery, ReplyStatus};
 
 impl Runtime {
     pub(super) async fn event(&self, index: usize, delivery: Delivery) {
@@ -29,7 +29,7 @@ impl Runtime {
         let fut = match route.handler.call(ctx, &delivery.message().payload) {
             Ok(fut) => fut,
             Err(e) => {
-                let reason = format!("malformed event on {:?}: {e}", route.topic);
+                let reason = bounded(format_args!("malformed event on {:?}: {e}", route.topic));
                 return self.dead_letter(delivery, &reason).await;
             }
         };
@@ -40,7 +40,7 @@ impl Runtime {
             .await
         {
             Err(e) => {
-                tracing::warn!(participant = %self.name, error = %e, "store claim failed");
+                tracing::warn!(participant = %self.name, error = %Bounded(&e), "store claim failed");
                 self.requeue(delivery, None).await;
             }
             Ok(Claim::InProgress | Claim::Completed(_)) => {
@@ -58,18 +58,19 @@ impl Runtime {
                     Ok(()) => {
                         let done = StoredReply::new(ReplyStatus::Ok, bytes::Bytes::new());
                         if let Err(e) = self.store.complete(&route.scope, &key, done).await {
-                            tracing::error!(participant = %self.name, error = %e, "cannot record handled event");
+                            tracing::error!(participant = %self.name, error = %Bounded(&e), "cannot record handled event");
                         }
                         self.ack(delivery).await;
                     }
                     Err(e) => {
                         if let Err(se) = self.store.release(&route.scope, &key).await {
-                            tracing::warn!(participant = %self.name, error = %se, "store release failed");
+                            tracing::warn!(participant = %self.name, error = %Bounded(&se), "store release failed");
                         }
                         if e.is_transient() {
                             self.requeue(delivery, e.retry_after()).await;
                         } else {
-                            let reason = format!("event handler refused: {}", e.message());
+                            let reason =
+                                bounded(format_args!("event handler refused: {}", e.message()));
                             self.dead_letter(delivery, &reason).await;
                         }
                     }

@@ -10,7 +10,9 @@ use tokio::sync::oneshot;
 
 use super::RouterConfig;
 use crate::id::IdempotencyKey;
-use crate::transport::{Delivery, Message, MessageId, MessageKind, Transport, TransportError};
+use crate::transport::{
+    bounded, Bounded, Delivery, Message, MessageId, MessageKind, Transport, TransportError,
+};
 
 /// Routes replies to the requests waiting for them. Cheap to clone; share one per orchestrator process
 /// between all its [`RemoteStep`](super::RemoteStep)s. The routing task stops when the last clone (and
@@ -111,7 +113,7 @@ impl ReplyRouter {
                 match item {
                     Ok(delivery) => routing.route(delivery).await,
                     Err(e) => {
-                        tracing::warn!(topic = %routing.reply_topic, error = %e, "reply subscription error")
+                        tracing::warn!(topic = %routing.reply_topic, error = %Bounded(&e), "reply subscription error")
                     }
                 }
             }
@@ -196,7 +198,9 @@ impl Shared {
         let size = message.size();
         let limit = self.config.max_message_size;
         if size > limit {
-            let reason = format!("reply of {size} bytes exceeds the limit of {limit} bytes");
+            let reason = bounded(format_args!(
+                "reply of {size} bytes exceeds the limit of {limit} bytes"
+            ));
             return self.dead_letter(delivery, &reason).await;
         }
         let h = &message.headers;
@@ -232,15 +236,17 @@ impl Shared {
             );
         }
         if let Err(e) = delivery.ack().await {
-            tracing::warn!(topic = %self.reply_topic, error = %e, "reply ack failed");
+            tracing::warn!(topic = %self.reply_topic, error = %Bounded(&e), "reply ack failed");
         }
     }
 
+    /// Dead-letters `delivery`; the reason is [`bounded`] here, however it was made.
     async fn dead_letter(&self, delivery: Delivery, reason: &str) {
         self.dead_lettered.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(topic = %self.reply_topic, reason, "dead-lettering reply");
-        if let Err(e) = delivery.dead_letter(reason).await {
-            tracing::warn!(topic = %self.reply_topic, error = %e, "dead-lettering failed");
+        let reason = bounded(reason);
+        tracing::warn!(topic = %self.reply_topic, reason = reason.as_str(), "dead-lettering reply");
+        if let Err(e) = delivery.dead_letter(&reason).await {
+            tracing::warn!(topic = %self.reply_topic, error = %Bounded(&e), "dead-lettering failed");
         }
     }
 }

@@ -11,7 +11,7 @@ use super::builder::EventRoute;
 use super::handler::ErasedCommand;
 use super::store::IdempotencyStore;
 use super::{EventPublisher, ParticipantBuilder, ParticipantConfig};
-use crate::transport::{Delivery, Transport, TransportError};
+use crate::transport::{bounded, Bounded, Delivery, Transport, TransportError};
 
 /// A running participant: a service that handles saga commands and choreography events.
 ///
@@ -152,7 +152,7 @@ impl Runtime {
                         inflight.push(Arc::clone(&self).process(source, delivery));
                     }
                     Some((_, Err(e))) => {
-                        tracing::warn!(participant = %self.name, error = %e, "subscription error");
+                        tracing::warn!(participant = %self.name, error = %Bounded(&e), "subscription error");
                     }
                 },
             }
@@ -163,14 +163,14 @@ impl Runtime {
     pub(super) async fn process(self: Arc<Self>, source: Source, delivery: Delivery) {
         let size = delivery.message().size();
         if size > self.config.max_message_size {
-            let reason = format!(
+            let reason = bounded(format_args!(
                 "message of {size} bytes exceeds the limit of {} bytes",
                 self.config.max_message_size
-            );
+            ));
             return self.dead_letter(delivery, &reason).await;
         }
         if delivery.deliveries() > self.config.max_deliveries {
-            let reason = format!("delivered {} times", delivery.deliveries());
+            let reason = bounded(format_args!("delivered {} times", delivery.deliveries()));
             return self.dead_letter(delivery, &reason).await;
         }
         match source {
@@ -179,14 +179,16 @@ impl Runtime {
         }
     }
 
+    /// Dead-letters `delivery`; the reason is [`bounded`] here, however it was made.
     pub(super) async fn dead_letter(&self, delivery: Delivery, reason: &str) {
         bump(&self.stats.dead_lettered);
+        let reason = bounded(reason);
         tracing::warn!(
             participant = %self.name, message_id = %delivery.message().headers.message_id,
-            reason, "dead-lettering message"
+            reason = reason.as_str(), "dead-lettering message"
         );
-        if let Err(e) = delivery.dead_letter(reason).await {
-            tracing::warn!(participant = %self.name, error = %e, "dead-lettering failed");
+        if let Err(e) = delivery.dead_letter(&reason).await {
+            tracing::warn!(participant = %self.name, error = %Bounded(&e), "dead-lettering failed");
         }
     }
 
@@ -194,13 +196,13 @@ impl Runtime {
         bump(&self.stats.requeued);
         tokio::time::sleep(delay.unwrap_or(self.config.retry_delay)).await;
         if let Err(e) = delivery.nack(true).await {
-            tracing::warn!(participant = %self.name, error = %e, "requeue failed");
+            tracing::warn!(participant = %self.name, error = %Bounded(&e), "requeue failed");
         }
     }
 
     pub(super) async fn ack(&self, delivery: Delivery) {
         if let Err(e) = delivery.ack().await {
-            tracing::warn!(participant = %self.name, error = %e, "ack failed; expect a redelivery");
+            tracing::warn!(participant = %self.name, error = %Bounded(&e), "ack failed; expect a redelivery");
         }
     }
 }

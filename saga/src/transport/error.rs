@@ -22,7 +22,8 @@ pub enum TransportError {
     /// A message (or header) could not be decoded; it is dead-lettered, never retried.
     #[error("malformed message: {reason}")]
     Malformed {
-        /// What was wrong, for the log and the dead-letter record.
+        /// What was wrong, for the log and the dead-letter record (at most
+        /// [`MAX_BOUNDED_LEN`](super::MAX_BOUNDED_LEN) bytes when made by [`malformed`](Self::malformed)).
         reason: String,
     },
     /// The broker could not be reached or the connection dropped. Transient: reconnect and retry.
@@ -66,11 +67,12 @@ impl TransportError {
         }
     }
 
-    /// A malformed-message error.
+    /// A malformed-message error; the reason is [`bounded`](super::bounded), since it usually quotes
+    /// the message.
     #[must_use]
-    pub fn malformed(reason: impl Into<String>) -> Self {
+    pub fn malformed(reason: impl std::fmt::Display) -> Self {
         Self::Malformed {
-            reason: reason.into(),
+            reason: super::bounded(reason),
         }
     }
 

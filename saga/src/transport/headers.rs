@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use super::message::trunc;
 use super::{MessageId, MessageKind, ReplyStatus, TransportError};
 use crate::id::{Direction, IdempotencyKey, SagaId};
 
@@ -111,9 +110,8 @@ impl Headers {
     ) -> Result<(), TransportError> {
         let name = name.into();
         if name.is_empty() || name.starts_with("saga-") {
-            return Err(TransportError::malformed(format!(
-                "header name {:?} is empty or reserved",
-                trunc(&name)
+            return Err(TransportError::malformed(format_args!(
+                "header name {name:?} is empty or reserved"
             )));
         }
         let value = value.into();

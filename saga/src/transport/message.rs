@@ -98,7 +98,3 @@ impl Message {
         }
     }
 }
-
-pub(super) fn trunc(s: &str) -> String {
-    s.chars().take(64).collect()
-}

@@ -6,7 +6,6 @@ use std::str::FromStr;
 use rand::Rng;
 use uuid::Uuid;
 
-use super::message::trunc;
 use super::TransportError;
 
 /// The unique id of one published message; replies carry the request's id as their correlation id, and
@@ -84,7 +83,7 @@ impl FromStr for MessageId {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Uuid::parse_str(s)
             .map(Self)
-            .map_err(|_| TransportError::malformed(format!("invalid message id {:?}", trunc(s))))
+            .map_err(|_| TransportError::malformed(format_args!("invalid message id {s:?}")))
     }
 }
 

@@ -26,6 +26,7 @@
 //! one `Arc<dyn Transport>` is shared by executors, participants and routers; a subscription is a single
 //! consumer cursor and takes `&mut self`, and more consumers are made by subscribing again.
 
+mod bounded;
 mod delivery;
 mod error;
 mod ext;
@@ -37,6 +38,7 @@ mod pairs;
 
 use async_trait::async_trait;
 
+pub use bounded::{bounded, Bounded, CUT_MARKER, MAX_BOUNDED_LEN};
 pub use delivery::{Acker, Delivery};
 pub use error::TransportError;
 pub use ext::{into_stream, SubscriptionStream, TransportExt};

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use super::headers::{
     H_ATTEMPT, H_CORR, H_DIR, H_ID, H_KEY, H_KIND, H_NAME, H_REPLY_TO, H_SAGA, H_STATUS, H_STEP,
 };
-use super::message::trunc;
 use super::{Headers, MessageId, MessageKind, ReplyStatus, TransportError};
 use crate::id::{Direction, IdempotencyKey};
 
@@ -51,7 +50,7 @@ impl Headers {
     ) -> Result<Self, TransportError> {
         fn parse<T: FromStr>(name: &str, v: &str) -> Result<T, TransportError> {
             v.parse()
-                .map_err(|_| TransportError::malformed(format!("invalid {name} {:?}", trunc(v))))
+                .map_err(|_| TransportError::malformed(format_args!("invalid {name} {v:?}")))
         }
         let mut id = None;
         let mut kind = None;
@@ -66,9 +65,8 @@ impl Headers {
                         "reply" => MessageKind::Reply,
                         "event" => MessageKind::Event,
                         _ => {
-                            return Err(TransportError::malformed(format!(
-                                "invalid kind {:?}",
-                                trunc(v)
+                            return Err(TransportError::malformed(format_args!(
+                                "invalid kind {v:?}"
                             )))
                         }
                     });
@@ -81,9 +79,8 @@ impl Headers {
                         "forward" => Direction::Forward,
                         "compensate" => Direction::Compensate,
                         _ => {
-                            return Err(TransportError::malformed(format!(
-                                "invalid direction {:?}",
-                                trunc(v)
+                            return Err(TransportError::malformed(format_args!(
+                                "invalid direction {v:?}"
                             )))
                         }
                     });
@@ -98,9 +95,8 @@ impl Headers {
                         "rejected" => ReplyStatus::Rejected,
                         "failed" => ReplyStatus::Failed,
                         _ => {
-                            return Err(TransportError::malformed(format!(
-                                "invalid status {:?}",
-                                trunc(v)
+                            return Err(TransportError::malformed(format_args!(
+                                "invalid status {v:?}"
                             )))
                         }
                     });

@@ -8,7 +8,7 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::{Notify, Semaphore};
 
 use super::{DeadLetter, InProcConfig};
-use crate::transport::{dead_letter_topic, Message, DEAD_LETTER_REASON};
+use crate::transport::{bounded, dead_letter_topic, Message, DEAD_LETTER_REASON};
 
 #[derive(Default)]
 pub(super) struct Shared {
@@ -54,7 +54,8 @@ impl Shared {
         self.topics.read().get(name).cloned()
     }
 
-    /// Records a dead letter and publishes it to the dead-letter topic without waiting for capacity.
+    /// Records a dead letter and publishes it to the dead-letter topic without waiting for capacity. The
+    /// reason is [`bounded`] here, whoever gave it.
     pub(super) fn dead_letter(
         &self,
         group: &Group,
@@ -62,12 +63,13 @@ impl Shared {
         reason: &str,
         deliveries: u32,
     ) {
+        let reason = bounded(reason);
         tracing::warn!(
             topic = %group.topic, group = %group.name, message_id = %message.headers.message_id,
-            deliveries, reason, "message dead-lettered"
+            deliveries, reason = reason.as_str(), "message dead-lettered"
         );
         // The reason header is not reserved, so this cannot fail.
-        let _ = message.headers.insert(DEAD_LETTER_REASON, reason);
+        let _ = message.headers.insert(DEAD_LETTER_REASON, reason.clone());
         let dl_topic = dead_letter_topic(&group.topic);
         if let Some(topic) = self.topic(&dl_topic) {
             let groups = Arc::clone(&*topic.groups.read());
@@ -83,7 +85,7 @@ impl Shared {
             topic: Arc::clone(&group.topic),
             group: Arc::clone(&group.name),
             message,
-            reason: reason.to_owned(),
+            reason,
             deliveries,
         });
     }
