@@ -14,7 +14,7 @@ use saga::transport::{
 use saga::{Direction, IdempotencyKey, SagaId, StepError};
 use tokio::sync::mpsc;
 
-use common::messages::{bad_then_good, bank, command, router};
+use common::messages::{bad_then_good, bank, command, ok_reply, router};
 
 #[tokio::test(start_paused = true)]
 async fn a_duplicate_command_gets_the_stored_reply_without_a_second_execution() {
@@ -80,15 +80,8 @@ async fn replies_are_accepted_once_and_only_by_their_request() {
             let Some(reply_to) = req.reply_to.clone() else {
                 continue;
             };
-            let mut h = Headers::new(MessageKind::Reply);
-            h.saga_id = req.saga_id;
-            h.step = req.step;
-            h.direction = req.direction;
-            h.attempt = req.attempt;
-            h.correlation_id = Some(req.message_id);
-            h.status = Some(ReplyStatus::Ok);
             for _ in 0..2 {
-                let mut reply = Message::with_headers(h.clone(), "1");
+                let mut reply = ok_reply(&req, "1");
                 reply.headers.message_id = saga::transport::MessageId::new();
                 replier.publish(&reply_to, reply).await.expect("reply");
             }

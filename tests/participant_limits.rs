@@ -1,13 +1,20 @@
-//! Participant runtime and reply router: what a message can make them copy is bounded.
+//! Participant runtime and reply router: the size limit covers the whole message, and what a message
+//! can make them copy is bounded.
 
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use saga::participant::EventPublisher;
-use saga::transport::{dead_letter_topic, InProcTransport, Transport, DEAD_LETTER_REASON};
+use saga::transport::{
+    dead_letter_topic, InProcConfig, InProcTransport, Transport, TransportError, DEAD_LETTER_REASON,
+};
 
-use common::messages::{bad_then_good, bank, command_to, refusing_shipping, router};
+use common::messages::{
+    bad_then_good, bank, command, command_to, fake_participant, fresh_key, refusing_shipping,
+    router,
+};
 
 /// The contract: a dead-letter reason is at most 256 bytes and ends with `…` when it was cut.
 fn assert_bounded(reason: &str, starts_with: &str) {
@@ -61,4 +68,75 @@ async fn an_event_refusal_reason_is_bounded() {
     let d = dead.next().await.expect("open").expect("dead letter");
     let reason = d.message().headers.dead_letter_reason().expect("reason");
     assert_bounded(reason, "event handler refused: no carrier for ooo");
+}
+
+/// A transport that carries up to 4 MiB, so the participant's and the router's own 1 MiB limits are
+/// what stops a message.
+fn roomy() -> InProcTransport {
+    InProcTransport::with_config(InProcConfig::default().with_max_message_size(4 * 1024 * 1024))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_command_made_large_by_its_headers_is_dead_lettered_before_decoding() {
+    let inproc = roomy();
+    let t: Arc<dyn Transport> = Arc::new(inproc.clone());
+    let bank = bank(&t).await;
+    let router = router(&t).await;
+    let mut padded = command_to(router.reply_topic(), "debit", "1");
+    padded
+        .headers
+        .insert("padding", "h".repeat(2 * 1024 * 1024))
+        .expect("free-form header");
+    let mut long_name = command_to(router.reply_topic(), "debit", "1");
+    long_name.headers.name = Some(Arc::from("n".repeat(2 * 1024 * 1024)));
+    bad_then_good(&t, &router, [padded, long_name]).await;
+
+    assert_eq!(bank.stats().executed, 1, "only the good command ran");
+    let dead = inproc.dead_letters();
+    assert_eq!(dead.len(), 2);
+    for d in &dead {
+        assert!(d.message.size() > 2 * 1024 * 1024);
+        assert!(
+            d.reason.ends_with("exceeds the limit of 1048576 bytes"),
+            "{}",
+            d.reason
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reply_made_large_by_its_headers_is_dead_lettered_before_routing() {
+    let inproc = roomy();
+    let t: Arc<dyn Transport> = Arc::new(inproc.clone());
+    let router = router(&t).await;
+    // A participant that answers with a correct, correlated reply padded with 2 MiB of headers.
+    let fake = fake_participant(&t, "fake", |reply| {
+        let padding = "h".repeat(2 * 1024 * 1024);
+        reply
+            .headers
+            .insert("padding", padding)
+            .expect("free-form header");
+    })
+    .await;
+    let request = command("x", fresh_key(), 1, "{}");
+    match router
+        .request("fake", request, Duration::from_secs(1))
+        .await
+    {
+        Err(TransportError::Timeout { .. }) => {}
+        Ok(reply) => panic!("a reply of {} bytes was accepted", reply.size()),
+        Err(e) => panic!("unexpected error {e}"),
+    }
+    let stats = router.stats();
+    assert_eq!((stats.accepted, stats.dead_lettered), (0, 1), "{stats:?}");
+    let dead = inproc.dead_letters();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0]
+            .reason
+            .ends_with("exceeds the limit of 1048576 bytes"),
+        "{}",
+        dead[0].reason
+    );
+    fake.abort();
 }

@@ -22,6 +22,35 @@ async fn inproc_passes_the_transport_conformance_suite() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn inproc_counts_headers_in_the_size_limit() {
+    let t = InProcTransport::with_config(InProcConfig::default().with_max_message_size(1024));
+    let mut sub = t.subscribe("size", "g").await.expect("subscribe");
+    let mut free_form = Message::new(MessageKind::Event, "{}");
+    free_form
+        .headers
+        .insert("padding", "h".repeat(2048))
+        .expect("free-form header");
+    let mut long_name = Message::new(MessageKind::Command, "{}");
+    long_name.headers.name = Some(Arc::from("n".repeat(2048)));
+    for message in [free_form, long_name] {
+        let size = message.size();
+        assert!(size > 2048, "the headers count: {size}");
+        match t.publish("size", message).await {
+            Err(TransportError::MessageTooLarge { size: s, limit }) => {
+                assert_eq!((s, limit), (size, 1024));
+            }
+            other => panic!("a 2-byte payload with 2 KiB of headers was published: {other:?}"),
+        }
+    }
+    assert_eq!(t.queued("size", "g"), 0, "nothing reached the group");
+    t.publish("size", Message::new(MessageKind::Event, "ok"))
+        .await
+        .expect("a small message still goes through");
+    let d = sub.next().await.expect("open").expect("delivery");
+    assert_eq!(&d.message().payload[..], b"ok");
+}
+
+#[tokio::test(start_paused = true)]
 async fn inproc_applies_backpressure_until_settlement() {
     let t = InProcTransport::with_config(InProcConfig::default().with_capacity(2));
     let mut sub = t.subscribe("bp", "g").await.expect("subscribe");

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use saga::participant::{Participant, ParticipantConfig, ReplyRouter, RouterConfig};
-use saga::transport::{Headers, Message, MessageKind, Transport};
+use saga::transport::{Headers, Message, MessageKind, ReplyStatus, Transport};
 use saga::{Direction, IdempotencyKey, SagaId, StepError};
 
 /// A command `name` for the saga step `key`, attempt `attempt`, with a JSON `payload`.
@@ -76,4 +76,37 @@ pub async fn refusing_shipping(t: &Arc<dyn Transport>) -> Participant {
         .spawn()
         .await
         .expect("participant")
+}
+
+/// An `Ok` reply to the command with headers `request`, correlated to it as a participant sends it.
+pub fn ok_reply(request: &Headers, payload: &'static str) -> Message {
+    let mut h = Headers::new(MessageKind::Reply);
+    h.saga_id = request.saga_id;
+    h.step = request.step;
+    h.direction = request.direction;
+    h.attempt = request.attempt;
+    h.correlation_id = Some(request.message_id);
+    h.status = Some(ReplyStatus::Ok);
+    Message::with_headers(h, payload)
+}
+
+/// A hand-written participant on `topic` that answers every command with [`ok_reply`] `"1"`, edited by
+/// `tweak` first (to make the reply bad in some way).
+pub async fn fake_participant(
+    t: &Arc<dyn Transport>,
+    topic: &str,
+    tweak: impl Fn(&mut Message) + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    let mut commands = t.subscribe(topic, topic).await.expect("subscribe");
+    let replier = Arc::clone(t);
+    tokio::spawn(async move {
+        while let Some(Ok(d)) = commands.next().await {
+            let request = d.message().headers.clone();
+            let mut reply = ok_reply(&request, "1");
+            tweak(&mut reply);
+            let to = request.reply_to.expect("reply-to");
+            replier.publish(&to, reply).await.expect("reply");
+            d.ack().await.expect("ack");
+        }
+    })
 }

@@ -11,8 +11,11 @@
 //!   definition. A reply is accepted once, only by the request it answers.
 //! - **Events** (choreography). [`EventPublisher`] publishes typed events; [`ParticipantBuilder::event`]
 //!   handles them in the participant's group, once per event id.
-//! - **Bad input.** A payload over the size limit is dead-lettered before decoding; a malformed or
-//!   unroutable message is dead-lettered with its reason; neither stops other messages.
+//! - **Bad input.** A message over the size limit (headers and payload together, see
+//!   [`Message::size`](crate::transport::Message::size); 1 MiB by default) is dead-lettered before
+//!   anything in it is decoded or copied; a malformed or unroutable message is dead-lettered with its
+//!   reason; neither stops other messages. Dead-letter reasons and logged values are
+//!   [bounded](crate::transport::Bounded) to 256 bytes.
 //!
 //! ```
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {

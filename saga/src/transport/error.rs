@@ -11,10 +11,11 @@ use crate::step::BoxError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransportError {
-    /// The payload is larger than the configured limit; nothing was sent or decoded.
+    /// The message (headers and payload, [`Message::size`](super::Message::size)) is larger than the
+    /// configured limit; nothing was sent or decoded.
     #[error("message of {size} bytes exceeds the limit of {limit} bytes")]
     MessageTooLarge {
-        /// Size of the payload in bytes.
+        /// Size of the message in bytes.
         size: usize,
         /// The limit in bytes.
         limit: usize,

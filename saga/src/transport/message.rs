@@ -81,10 +81,11 @@ impl Message {
         }
     }
 
-    /// The payload size in bytes, the figure size limits apply to.
+    /// The size of the whole message in bytes, the figure size limits apply to: every header's name and
+    /// value ([`Headers::size`]) plus the payload. Cheap: nothing is encoded or copied to measure it.
     #[must_use]
     pub fn size(&self) -> usize {
-        self.payload.len()
+        self.headers.size() + self.payload.len()
     }
 
     /// A placeholder left behind when a message is moved out of a settled delivery.

@@ -17,6 +17,18 @@
 //! Redis Streams use one stream per topic and one consumer group per group, `XACK` on ack,
 //! `XAUTOCLAIM` to redeliver abandoned entries, and a dead-letter stream.
 //!
+//! # Limits
+//!
+//! - **Size.** [`Transport::max_message_size`] (default [`DEFAULT_MAX_MESSAGE_SIZE`], 1 MiB) bounds the
+//!   *whole* message: every header's name and value plus the payload, as [`Message::size`] measures
+//!   them. `publish` refuses a larger message with [`TransportError::MessageTooLarge`] before copying it
+//!   anywhere, and the participant runtime and the reply router measure every received message before
+//!   decoding or copying anything in it. An adapter that receives string headers measures their names and
+//!   values plus the payload the same way before it calls [`Headers::from_pairs`].
+//! - **Text.** Dead-letter reasons and every logged value derived from a message are cut to
+//!   [`MAX_BOUNDED_LEN`] bytes by [`Bounded`] / [`bounded`], so a message cannot make the runtime copy its
+//!   contents into logs.
+//!
 //! # Why this shape
 //!
 //! Implementors write three methods on [`Transport`], one on [`Subscription`] and four on [`Acker`];
@@ -47,7 +59,7 @@ pub use inproc::{DeadLetter, InProcConfig, InProcTransport};
 pub use message::{Message, MessageKind, ReplyStatus};
 pub use message_id::MessageId;
 
-/// The default message size limit: 1 MiB.
+/// The default message size limit: 1 MiB, headers and payload together ([`Message::size`]).
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 1024 * 1024;
 
 /// The topic a transport publishes the dead letters of `topic` to.
@@ -62,9 +74,9 @@ pub trait Transport: Send + Sync + 'static {
     /// Publishes `message` to every group of `topic`. May wait while a group is full (backpressure).
     ///
     /// # Errors
-    /// [`TransportError::MessageTooLarge`] if the payload exceeds
-    /// [`max_message_size`](Self::max_message_size) (nothing is sent), [`TransportError::Closed`], or a
-    /// backend error.
+    /// [`TransportError::MessageTooLarge`] if the message, headers included ([`Message::size`]), exceeds
+    /// [`max_message_size`](Self::max_message_size) (checked before anything is encoded or copied; nothing
+    /// is sent), [`TransportError::Closed`], or a backend error.
     async fn publish(&self, topic: &str, message: Message) -> Result<(), TransportError>;
 
     /// Joins `group` on `topic` (creating the group if needed) and returns one consumer of it.
@@ -77,7 +89,8 @@ pub trait Transport: Send + Sync + 'static {
         group: &str,
     ) -> Result<Box<dyn Subscription>, TransportError>;
 
-    /// The largest payload, in bytes, this transport publishes.
+    /// The largest message, in bytes, this transport publishes: headers and payload, as
+    /// [`Message::size`] measures them.
     fn max_message_size(&self) -> usize;
 }
 

@@ -10,7 +10,41 @@ use super::headers::{
 use super::{Headers, MessageId, MessageKind, ReplyStatus, TransportError};
 use crate::id::{Direction, IdempotencyKey};
 
+/// The length of a UUID's hyphenated text (message ids, saga ids, correlation ids).
+const UUID_LEN: usize = 36;
+
+/// The length of `n` in decimal.
+fn digits(n: u32) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
+}
+
 impl Headers {
+    /// The size in bytes of every header as [`to_pairs`](Self::to_pairs) writes it (each name plus each
+    /// value, well-known and free-form alike), computed without writing them.
+    #[must_use]
+    pub fn size(&self) -> usize {
+        let opt = |name: &str, value: Option<usize>| value.map_or(0, |len| name.len() + len);
+        let key = self.idempotency_key().map(|k| {
+            // "{saga id}/{step}/{direction}"
+            UUID_LEN + 1 + digits(k.step) + 1 + k.direction.as_str().len()
+        });
+        let well_known = H_ID.len()
+            + UUID_LEN
+            + H_KIND.len()
+            + self.kind.as_str().len()
+            + opt(H_NAME, self.name.as_deref().map(str::len))
+            + opt(H_SAGA, self.saga_id.map(|_| UUID_LEN))
+            + opt(H_STEP, self.step.map(digits))
+            + opt(H_DIR, self.direction.map(|d| d.as_str().len()))
+            + opt(H_ATTEMPT, self.attempt.map(digits))
+            + opt(H_KEY, key)
+            + opt(H_REPLY_TO, self.reply_to.as_deref().map(str::len))
+            + opt(H_CORR, self.correlation_id.map(|_| UUID_LEN))
+            + opt(H_STATUS, self.status.map(|s| s.as_str().len()));
+        let free_form: usize = self.extra.iter().map(|(k, v)| k.len() + v.len()).sum();
+        well_known + free_form
+    }
+
     /// Every header as a (name, value) string pair, for brokers that carry string headers.
     #[must_use]
     pub fn to_pairs(&self) -> Vec<(Cow<'static, str>, String)> {
@@ -142,6 +176,32 @@ mod tests {
             .expect("round trip");
         assert_eq!(parsed, h);
         assert!(h.insert("saga-id", "x").is_err());
+    }
+
+    #[test]
+    fn size_counts_every_name_and_value_as_written() {
+        let written =
+            |h: &Headers| -> usize { h.to_pairs().iter().map(|(k, v)| k.len() + v.len()).sum() };
+        let mut h = Headers::new(MessageKind::Reply);
+        assert_eq!(h.size(), written(&h));
+        h.name = Some(Arc::from("reserve_stock"));
+        h.set_idempotency_key(IdempotencyKey::new(SagaId::new(), 0, Direction::Forward));
+        assert_eq!(h.size(), written(&h));
+        for step in [9, 10, 4_294_967_295] {
+            h.set_idempotency_key(IdempotencyKey::new(
+                SagaId::new(),
+                step,
+                Direction::Compensate,
+            ));
+            h.attempt = Some(step);
+            assert_eq!(h.size(), written(&h), "step {step}");
+        }
+        h.reply_to = Some(Arc::from("replies.a"));
+        h.correlation_id = Some(MessageId::new());
+        h.status = Some(ReplyStatus::Failed);
+        h.insert("trace", "abc").expect("free-form header");
+        h.insert("big", "x".repeat(1000)).expect("free-form header");
+        assert_eq!(h.size(), written(&h));
     }
 
     #[test]

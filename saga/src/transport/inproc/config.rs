@@ -25,7 +25,10 @@ impl Default for InProcConfig {
 }
 
 impl InProcConfig {
-    /// The largest payload `publish` accepts.
+    /// The largest message `publish` accepts, headers included ([`Message::size`]); a larger one is
+    /// refused before it is copied to any group.
+    ///
+    /// [`Message::size`]: crate::transport::Message::size
     #[must_use]
     pub const fn with_max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;

@@ -127,12 +127,10 @@ impl Transport for InProcTransport {
         if shared.closed.load(Ordering::Relaxed) {
             return Err(TransportError::Closed);
         }
-        let limit = shared.config.max_message_size;
-        if message.size() > limit {
-            return Err(TransportError::MessageTooLarge {
-                size: message.size(),
-                limit,
-            });
+        // Measured before anything is copied: the message goes to every group.
+        let (size, limit) = (message.size(), shared.config.max_message_size);
+        if size > limit {
+            return Err(TransportError::MessageTooLarge { size, limit });
         }
         let Some(topic) = shared.topic(topic) else {
             return Ok(()); // no group bound: like an exchange without queues
