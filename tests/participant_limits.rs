@@ -110,7 +110,7 @@ async fn a_reply_made_large_by_its_headers_is_dead_lettered_before_routing() {
     let t: Arc<dyn Transport> = Arc::new(inproc.clone());
     let router = router(&t).await;
     // A participant that answers with a correct, correlated reply padded with 2 MiB of headers.
-    let fake = fake_participant(&t, "fake", |reply| {
+    let fake = fake_participant(&t, "fake", |_request, reply| {
         let padding = "h".repeat(2 * 1024 * 1024);
         reply
             .headers

@@ -91,11 +91,11 @@ pub fn ok_reply(request: &Headers, payload: &'static str) -> Message {
 }
 
 /// A hand-written participant on `topic` that answers every command with [`ok_reply`] `"1"`, edited by
-/// `tweak` first (to make the reply bad in some way).
+/// `tweak(request, reply)` first (to make the reply bad in some way).
 pub async fn fake_participant(
     t: &Arc<dyn Transport>,
     topic: &str,
-    tweak: impl Fn(&mut Message) + Send + 'static,
+    tweak: impl Fn(&Headers, &mut Message) + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
     let mut commands = t.subscribe(topic, topic).await.expect("subscribe");
     let replier = Arc::clone(t);
@@ -103,7 +103,7 @@ pub async fn fake_participant(
         while let Some(Ok(d)) = commands.next().await {
             let request = d.message().headers.clone();
             let mut reply = ok_reply(&request, "1");
-            tweak(&mut reply);
+            tweak(&request, &mut reply);
             let to = request.reply_to.expect("reply-to");
             replier.publish(&to, reply).await.expect("reply");
             d.ack().await.expect("ack");

@@ -13,8 +13,10 @@
 //!   handles them in the participant's group, once per event id.
 //! - **Bad input.** A message over the size limit (headers and payload together, see
 //!   [`Message::size`](crate::transport::Message::size); 1 MiB by default) is dead-lettered before
-//!   anything in it is decoded or copied; a malformed or unroutable message is dead-lettered with its
-//!   reason; neither stops other messages. Dead-letter reasons and logged values are
+//!   anything in it is decoded or copied; a message whose saga headers disagree with each other or are
+//!   incomplete ([`Headers::check_consistency`](crate::transport::Headers::check_consistency)) is
+//!   dead-lettered before it is dispatched; any other malformed or unroutable message is dead-lettered
+//!   with its reason; none of them stops other messages. Dead-letter reasons and logged values are
 //!   [bounded](crate::transport::Bounded) to 256 bytes.
 //!
 //! ```

@@ -173,6 +173,9 @@ impl Runtime {
             let reason = bounded(format_args!("delivered {} times", delivery.deliveries()));
             return self.dead_letter(delivery, &reason).await;
         }
+        if let Err(e) = delivery.message().headers.check_consistency() {
+            return self.dead_letter(delivery, &bounded(e)).await;
+        }
         match source {
             Source::Command => self.command(delivery).await,
             Source::Event(i) => self.event(i, delivery).await,

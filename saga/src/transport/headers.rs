@@ -11,7 +11,8 @@ use crate::id::{Direction, IdempotencyKey, SagaId};
 /// broker adapters map them to and from strings with [`to_pairs`](Self::to_pairs) and
 /// [`from_pairs`](Self::from_pairs), one mapping shared by every adapter. The idempotency key is not
 /// stored twice: it is derived from saga id, step and direction ([`idempotency_key`](Self::idempotency_key))
-/// and written to the wire as `saga-idempotency-key` for the benefit of non-Rust consumers.
+/// and written to the wire as `saga-idempotency-key` for the benefit of non-Rust consumers. Saga id, step
+/// and direction must agree with each other ([`check_consistency`](Self::check_consistency)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Headers {
@@ -80,6 +81,26 @@ impl Headers {
             self.step?,
             self.direction?,
         ))
+    }
+
+    /// Checks that the headers naming a saga step agree with each other: step and direction come
+    /// together, and only with a saga id. So saga id, step and direction are all present (a step of a
+    /// saga: commands and replies), only the saga id is (an event of a saga), or none is.
+    ///
+    /// The participant runtime and the reply router dead-letter a message that fails this check before
+    /// reading anything else from it; [`from_pairs`](Self::from_pairs) also checks the
+    /// `saga-idempotency-key` header against the three.
+    ///
+    /// # Errors
+    /// [`TransportError::Malformed`] naming what is missing.
+    pub fn check_consistency(&self) -> Result<(), TransportError> {
+        let problem = match (self.saga_id, self.step, self.direction) {
+            (_, Some(_), None) => "saga-step without saga-direction",
+            (_, None, Some(_)) => "saga-direction without saga-step",
+            (None, Some(_), Some(_)) => "saga-step and saga-direction without saga-id",
+            _ => return Ok(()),
+        };
+        Err(TransportError::malformed(problem))
     }
 
     /// Sets saga id, step and direction from an idempotency key.

@@ -77,8 +77,11 @@ impl Headers {
     /// writers), other names become free-form headers.
     ///
     /// # Errors
-    /// [`TransportError::Malformed`] if the id or kind is missing, a typed value does not parse, or the
-    /// idempotency key disagrees with saga id, step and direction.
+    /// [`TransportError::Malformed`] if the id or kind is missing, a typed value does not parse, the
+    /// headers naming a saga step are incomplete ([`check_consistency`](Self::check_consistency)), or
+    /// `saga-idempotency-key` is present without all of saga id, step and direction or disagrees with
+    /// them. A message whose headers fail to parse is dead-lettered by the adapter with this error as the
+    /// reason.
     pub fn from_pairs<'a>(
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, TransportError> {
@@ -141,18 +144,17 @@ impl Headers {
         }
         h.message_id = id.ok_or_else(|| TransportError::malformed("missing saga-message-id"))?;
         h.kind = kind.ok_or_else(|| TransportError::malformed("missing saga-kind"))?;
-        if let Some(key) = key {
-            match h.idempotency_key() {
-                Some(derived) if derived != key => {
-                    return Err(TransportError::malformed(
-                        "saga-idempotency-key disagrees with saga-id/step/direction",
-                    ))
-                }
-                Some(_) => {}
-                None => h.set_idempotency_key(key),
-            }
+        h.check_consistency()?;
+        // The key is written for readers that do not parse the three headers; it never replaces them.
+        match (key, h.idempotency_key()) {
+            (Some(key), Some(derived)) if key != derived => Err(TransportError::malformed(
+                format_args!("saga-idempotency-key {key} disagrees with saga-id/step/direction"),
+            )),
+            (Some(_), None) => Err(TransportError::malformed(
+                "saga-idempotency-key without saga-id, saga-step and saga-direction",
+            )),
+            _ => Ok(h),
         }
-        Ok(h)
     }
 }
 
