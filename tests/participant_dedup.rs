@@ -174,7 +174,7 @@ async fn oversized_and_malformed_commands_are_dead_lettered_while_others_flow() 
     let reasons: Vec<String> = inproc
         .dead_letters()
         .into_iter()
-        .map(|d| d.reason)
+        .map(|d| d.reason.clone())
         .collect();
     assert_eq!(reasons.len(), 5, "{reasons:?}");
     assert!(

@@ -10,7 +10,9 @@
 //! - A [`Delivery`] is settled once: [`ack`](Delivery::ack), [`nack`](Delivery::nack) (requeue), or
 //!   [`dead_letter`](Delivery::dead_letter). Dropping it unsettled redelivers it: at-least-once.
 //! - Dead letters keep their reason in the [`DEAD_LETTER_REASON`] header and are published to
-//!   [`dead_letter_topic`]`(topic)`, so tests and operators read them with the same API.
+//!   [`dead_letter_topic`]`(topic)`, so tests and operators read them with the same API. (The in-process
+//!   transport also keeps the most recent ones in memory, a bounded number:
+//!   [`InProcConfig::with_dead_letter_capacity`].)
 //!
 //! The mapping onto brokers is direct: RabbitMQ binds one durable queue per group to a topic exchange
 //! (routing key = topic), consumes with manual ack, and dead-letters through a dead-letter exchange;

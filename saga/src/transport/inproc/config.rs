@@ -11,15 +11,18 @@ pub struct InProcConfig {
     pub(super) max_message_size: usize,
     pub(super) capacity: usize,
     pub(super) max_deliveries: Option<u32>,
+    pub(super) dead_letter_capacity: usize,
 }
 
 impl Default for InProcConfig {
-    /// 1 MiB messages, 4096 unsettled messages per group, dead-lettered after 16 deliveries.
+    /// 1 MiB messages, 4096 unsettled messages per group, dead-lettered after 16 deliveries, the last
+    /// 1024 dead letters kept.
     fn default() -> Self {
         Self {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             capacity: 4096,
             max_deliveries: Some(16),
+            dead_letter_capacity: 1024,
         }
     }
 }
@@ -48,6 +51,16 @@ impl InProcConfig {
     #[must_use]
     pub const fn with_max_deliveries(mut self, deliveries: Option<u32>) -> Self {
         self.max_deliveries = deliveries;
+        self
+    }
+
+    /// How many dead letters [`InProcTransport::dead_letters`](super::InProcTransport::dead_letters)
+    /// keeps (default 1024): when a new one comes, the oldest is evicted and counted
+    /// ([`evicted_dead_letters`](super::InProcTransport::evicted_dead_letters)). `0` keeps none. Every
+    /// dead letter is still published to the dead-letter topic, whatever this is.
+    #[must_use]
+    pub const fn with_dead_letter_capacity(mut self, dead_letters: usize) -> Self {
+        self.dead_letter_capacity = dead_letters;
         self
     }
 }

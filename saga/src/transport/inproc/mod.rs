@@ -1,6 +1,7 @@
 //! The in-process transport: the fastest path, and the test double of the broker adapters.
 
 mod config;
+mod dead_letters;
 mod shared;
 mod subscription;
 
@@ -13,29 +14,15 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::{Notify, Semaphore};
 
 pub use config::InProcConfig;
+pub use dead_letters::DeadLetter;
 use shared::{Entry, Group, Shared, Topic};
 use subscription::InProcSubscription;
 
 use super::{Message, Subscription, Transport, TransportError};
 
-/// A message that was dead-lettered, as recorded by [`InProcTransport::dead_letters`].
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct DeadLetter {
-    /// The topic it was published to.
-    pub topic: Arc<str>,
-    /// The group that gave up on it.
-    pub group: Arc<str>,
-    /// The message (with the [`DEAD_LETTER_REASON`](crate::transport::DEAD_LETTER_REASON) header added).
-    pub message: Message,
-    /// Why.
-    pub reason: String,
-    /// How often it had been delivered.
-    pub deliveries: u32,
-}
-
 /// An in-process [`Transport`]: one queue per group, competing consumers, redelivery on nack and on drop,
-/// a dead-letter list, and bounded capacity with backpressure. Cheap to clone (an `Arc`).
+/// a bounded record of the most recent dead letters (besides the dead-letter topic), and bounded capacity
+/// with backpressure. Cheap to clone (an `Arc`).
 ///
 /// A group's queue is a `VecDeque` behind a mutex with a [`Notify`] for consumers and a [`Semaphore`]
 /// for capacity, not a `tokio::sync::mpsc` channel: a redelivery from `Drop` must neither block nor fail,
@@ -82,17 +69,30 @@ impl InProcTransport {
     #[must_use]
     pub fn with_config(config: InProcConfig) -> Self {
         Self {
-            shared: Arc::new(Shared {
-                config,
-                ..Shared::default()
-            }),
+            shared: Arc::new(Shared::new(config)),
         }
     }
 
-    /// Every message dead-lettered so far, oldest first.
+    /// The dead letters kept, oldest first: the most recent ones, at most
+    /// [`with_dead_letter_capacity`](InProcConfig::with_dead_letter_capacity) of them. Each is shared
+    /// (`Arc`), so reading them copies no message. Every dead letter also goes to the dead-letter topic
+    /// ([`dead_letter_topic`](super::dead_letter_topic)), where nothing is evicted.
     #[must_use]
-    pub fn dead_letters(&self) -> Vec<DeadLetter> {
-        self.shared.dead_letters.lock().clone()
+    pub fn dead_letters(&self) -> Vec<Arc<DeadLetter>> {
+        self.shared.dead_letters.recent(usize::MAX)
+    }
+
+    /// The newest `n` dead letters kept, oldest first (as [`dead_letters`](Self::dead_letters), for a
+    /// look at the latest without collecting the whole record).
+    #[must_use]
+    pub fn recent_dead_letters(&self, n: usize) -> Vec<Arc<DeadLetter>> {
+        self.shared.dead_letters.recent(n)
+    }
+
+    /// How many dead letters were evicted from the record (oldest first) to keep it within its capacity.
+    #[must_use]
+    pub fn evicted_dead_letters(&self) -> u64 {
+        self.shared.dead_letters.evicted()
     }
 
     /// Messages waiting in `group` of `topic` (not counting delivered, unsettled ones).

@@ -7,15 +7,21 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{Notify, Semaphore};
 
-use super::{DeadLetter, InProcConfig};
+use super::dead_letters::{DeadLetter, DeadLetters};
+use super::InProcConfig;
 use crate::transport::{bounded, dead_letter_topic, Message, DEAD_LETTER_REASON};
 
-#[derive(Default)]
 pub(super) struct Shared {
     pub(super) config: InProcConfig,
     pub(super) topics: RwLock<HashMap<Arc<str>, Arc<Topic>>>,
     pub(super) closed: AtomicBool,
-    pub(super) dead_letters: Mutex<Vec<DeadLetter>>,
+    pub(super) dead_letters: DeadLetters,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self::new(InProcConfig::default())
+    }
 }
 
 pub(super) struct Topic {
@@ -50,6 +56,15 @@ impl Group {
 }
 
 impl Shared {
+    pub(super) fn new(config: InProcConfig) -> Self {
+        Self {
+            dead_letters: DeadLetters::new(config.dead_letter_capacity),
+            config,
+            topics: RwLock::default(),
+            closed: AtomicBool::new(false),
+        }
+    }
+
     pub(super) fn topic(&self, name: &str) -> Option<Arc<Topic>> {
         self.topics.read().get(name).cloned()
     }
@@ -81,7 +96,7 @@ impl Shared {
                 });
             }
         }
-        self.dead_letters.lock().push(DeadLetter {
+        self.dead_letters.push(DeadLetter {
             topic: Arc::clone(&group.topic),
             group: Arc::clone(&group.name),
             message,
