@@ -57,7 +57,8 @@ impl InProcConfig {
     /// How many dead letters [`InProcTransport::dead_letters`](super::InProcTransport::dead_letters)
     /// keeps (default 1024): when a new one comes, the oldest is evicted and counted
     /// ([`evicted_dead_letters`](super::InProcTransport::evicted_dead_letters)). `0` keeps none. Every
-    /// dead letter is still published to the dead-letter topic, whatever this is.
+    /// dead letter is still published to the dead-letter topic, whatever this is. The record holds whole
+    /// messages, so its memory is bounded by this times the largest message size.
     #[must_use]
     pub const fn with_dead_letter_capacity(mut self, dead_letters: usize) -> Self {
         self.dead_letter_capacity = dead_letters;

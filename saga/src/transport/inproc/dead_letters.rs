@@ -49,12 +49,21 @@ impl DeadLetters {
             return;
         }
         let letter = Arc::new(letter);
-        let mut kept = self.kept.lock();
-        if kept.len() >= self.capacity {
-            kept.pop_front();
+        let evicted = {
+            let mut kept = self.kept.lock();
+            let evicted = if kept.len() >= self.capacity {
+                kept.pop_front()
+            } else {
+                None
+            };
+            kept.push_back(letter);
+            evicted
+        };
+        if evicted.is_some() {
             self.evicted.fetch_add(1, Ordering::Relaxed);
         }
-        kept.push_back(letter);
+        // The evicted letter (a whole message) is freed here, outside the lock.
+        drop(evicted);
     }
 
     /// The newest `n` kept dead letters, oldest first.
