@@ -1,12 +1,12 @@
 //! Participant runtime: deduplication, reply correlation, and bad input.
 
+mod common;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use saga::participant::{
-    EventPublisher, Participant, ParticipantConfig, ReplyRouter, RouterConfig,
-};
+use saga::participant::{EventPublisher, Participant, ParticipantConfig};
 use saga::transport::{
     Headers, InProcConfig, InProcTransport, Message, MessageKind, ReplyStatus, Transport,
     TransportError,
@@ -14,19 +14,7 @@ use saga::transport::{
 use saga::{Direction, IdempotencyKey, SagaId, StepError};
 use tokio::sync::mpsc;
 
-fn command(name: &str, key: IdempotencyKey, attempt: u32, payload: &str) -> Message {
-    let mut h = Headers::new(MessageKind::Command);
-    h.name = Some(Arc::from(name));
-    h.set_idempotency_key(key);
-    h.attempt = Some(attempt);
-    Message::with_headers(h, payload.to_owned())
-}
-
-async fn router(t: &Arc<dyn Transport>) -> ReplyRouter {
-    ReplyRouter::start(Arc::clone(t), RouterConfig::default())
-        .await
-        .expect("router")
-}
+use common::messages::{bad_then_good, bank, command, ok_reply, router};
 
 #[tokio::test(start_paused = true)]
 async fn a_duplicate_command_gets_the_stored_reply_without_a_second_execution() {
@@ -92,15 +80,8 @@ async fn replies_are_accepted_once_and_only_by_their_request() {
             let Some(reply_to) = req.reply_to.clone() else {
                 continue;
             };
-            let mut h = Headers::new(MessageKind::Reply);
-            h.saga_id = req.saga_id;
-            h.step = req.step;
-            h.direction = req.direction;
-            h.attempt = req.attempt;
-            h.correlation_id = Some(req.message_id);
-            h.status = Some(ReplyStatus::Ok);
             for _ in 0..2 {
-                let mut reply = Message::with_headers(h.clone(), "1");
+                let mut reply = ok_reply(&req, "1");
                 reply.headers.message_id = saga::transport::MessageId::new();
                 replier.publish(&reply_to, reply).await.expect("reply");
             }
@@ -173,14 +154,7 @@ async fn oversized_and_malformed_commands_are_dead_lettered_while_others_flow() 
         InProcConfig::default().with_max_message_size(4 * 1024 * 1024),
     );
     let t: Arc<dyn Transport> = Arc::new(inproc.clone());
-    let participant = Participant::builder("bank", Arc::clone(&t))
-        .with_config(ParticipantConfig::default().with_concurrency(1))
-        .command("debit", |_ctx, cents: u64| async move {
-            Ok::<_, StepError>(cents)
-        })
-        .spawn()
-        .await
-        .expect("participant");
+    let participant = bank(&t).await;
     let router = router(&t).await;
     let key = || IdempotencyKey::new(SagaId::new(), 0, Direction::Forward);
     let with_reply_to = |mut m: Message| {
@@ -195,23 +169,12 @@ async fn oversized_and_malformed_commands_are_dead_lettered_while_others_flow() 
         command("debit", key(), 1, "1"), // no reply-to
         with_reply_to(Message::new(MessageKind::Event, "1")),
     ];
-    for m in bad {
-        t.publish("bank", m).await.expect("publish");
-    }
-    let reply = router
-        .request(
-            "bank",
-            command("debit", key(), 1, "250"),
-            Duration::from_secs(5),
-        )
-        .await
-        .expect("good command still served");
-    assert_eq!(&reply.payload[..], b"250");
+    bad_then_good(&t, &router, bad).await;
 
     let reasons: Vec<String> = inproc
         .dead_letters()
         .into_iter()
-        .map(|d| d.reason)
+        .map(|d| d.reason.clone())
         .collect();
     assert_eq!(reasons.len(), 5, "{reasons:?}");
     assert!(

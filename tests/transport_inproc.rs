@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use saga::testing::conformance::transport::{run_all, TransportConformance};
 use saga::transport::{
-    InProcConfig, InProcTransport, Message, MessageKind, Transport, TransportError,
+    dead_letter_topic, DeadLetter, InProcConfig, InProcTransport, Message, MessageKind, Transport,
+    TransportError,
 };
 
 #[tokio::test(start_paused = true)]
@@ -19,6 +20,35 @@ async fn inproc_passes_the_transport_conformance_suite() {
         &TransportConformance::default(),
     )
     .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn inproc_counts_headers_in_the_size_limit() {
+    let t = InProcTransport::with_config(InProcConfig::default().with_max_message_size(1024));
+    let mut sub = t.subscribe("size", "g").await.expect("subscribe");
+    let mut free_form = Message::new(MessageKind::Event, "{}");
+    free_form
+        .headers
+        .insert("padding", "h".repeat(2048))
+        .expect("free-form header");
+    let mut long_name = Message::new(MessageKind::Command, "{}");
+    long_name.headers.name = Some(Arc::from("n".repeat(2048)));
+    for message in [free_form, long_name] {
+        let size = message.size();
+        assert!(size > 2048, "the headers count: {size}");
+        match t.publish("size", message).await {
+            Err(TransportError::MessageTooLarge { size: s, limit }) => {
+                assert_eq!((s, limit), (size, 1024));
+            }
+            other => panic!("a 2-byte payload with 2 KiB of headers was published: {other:?}"),
+        }
+    }
+    assert_eq!(t.queued("size", "g"), 0, "nothing reached the group");
+    t.publish("size", Message::new(MessageKind::Event, "ok"))
+        .await
+        .expect("a small message still goes through");
+    let d = sub.next().await.expect("open").expect("delivery");
+    assert_eq!(&d.message().payload[..], b"ok");
 }
 
 #[tokio::test(start_paused = true)]
@@ -78,6 +108,78 @@ async fn inproc_dead_letters_after_the_delivery_limit() {
         "{}",
         dead[0].reason
     );
+}
+
+/// Publishes `n` messages numbered from 0 to `topic` and dead-letters each from group `g`.
+async fn dead_letter_numbered(t: &InProcTransport, topic: &str, n: u32) {
+    let mut sub = t.subscribe(topic, "g").await.expect("subscribe");
+    for i in 0..n {
+        t.publish(topic, Message::new(MessageKind::Event, i.to_string()))
+            .await
+            .expect("publish");
+        let d = sub.next().await.expect("open").expect("delivery");
+        d.dead_letter("refused").await.expect("dead letter");
+    }
+}
+
+fn numbers(letters: &[Arc<DeadLetter>]) -> Vec<String> {
+    letters
+        .iter()
+        .map(|d| String::from_utf8_lossy(&d.message.payload).into_owned())
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn inproc_keeps_only_the_most_recent_dead_letters_by_default() {
+    let t = InProcTransport::new();
+    let mut operators = t
+        .subscribe(&dead_letter_topic("dl"), "ops")
+        .await
+        .expect("subscribe");
+    dead_letter_numbered(&t, "dl", 1030).await;
+    let kept = t.dead_letters();
+    assert_eq!(kept.len(), 1024, "the record is bounded");
+    assert_eq!(
+        String::from_utf8_lossy(&kept[0].message.payload),
+        "6",
+        "the oldest were evicted"
+    );
+    assert_eq!(String::from_utf8_lossy(&kept[1023].message.payload), "1029");
+    for i in 0..1030 {
+        let d = operators.next().await.expect("open").expect("dead letter");
+        assert_eq!(
+            d.message().payload,
+            i.to_string(),
+            "the topic keeps them all"
+        );
+        d.ack().await.expect("ack");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn inproc_dead_letter_capacity_is_configurable_and_counts_evictions() {
+    let t = InProcTransport::with_config(InProcConfig::default().with_dead_letter_capacity(3));
+    dead_letter_numbered(&t, "dl", 5).await;
+    assert_eq!(numbers(&t.dead_letters()), ["2", "3", "4"]);
+    assert_eq!(numbers(&t.recent_dead_letters(2)), ["3", "4"]);
+    assert_eq!(numbers(&t.recent_dead_letters(10)), ["2", "3", "4"]);
+    assert_eq!(t.evicted_dead_letters(), 2);
+    let (a, b) = (t.dead_letters(), t.dead_letters());
+    assert!(
+        a.iter().zip(&b).all(|(x, y)| Arc::ptr_eq(x, y)),
+        "reading shares the records instead of copying them"
+    );
+
+    let none = InProcTransport::with_config(InProcConfig::default().with_dead_letter_capacity(0));
+    let mut operators = none
+        .subscribe(&dead_letter_topic("dl"), "ops")
+        .await
+        .expect("subscribe");
+    dead_letter_numbered(&none, "dl", 2).await;
+    assert!(none.dead_letters().is_empty());
+    assert_eq!(none.evicted_dead_letters(), 2);
+    let d = operators.next().await.expect("open").expect("dead letter");
+    assert_eq!(d.message().headers.dead_letter_reason(), Some("refused"));
 }
 
 #[tokio::test(start_paused = true)]

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod messages;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 

@@ -32,7 +32,10 @@ impl Default for ParticipantConfig {
 }
 
 impl ParticipantConfig {
-    /// Messages with a larger payload are dead-lettered before decoding.
+    /// Messages larger than this, headers included ([`Message::size`]), are dead-lettered before
+    /// anything in them is decoded or copied.
+    ///
+    /// [`Message::size`]: crate::transport::Message::size
     #[must_use]
     pub const fn with_max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
@@ -105,7 +108,10 @@ impl RouterConfig {
         self
     }
 
-    /// Replies with a larger payload are dead-lettered before decoding.
+    /// Replies larger than this, headers included ([`Message::size`]), are dead-lettered before anything
+    /// in them is decoded or copied.
+    ///
+    /// [`Message::size`]: crate::transport::Message::size
     #[must_use]
     pub const fn with_max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;

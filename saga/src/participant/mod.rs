@@ -11,8 +11,13 @@
 //!   definition. A reply is accepted once, only by the request it answers.
 //! - **Events** (choreography). [`EventPublisher`] publishes typed events; [`ParticipantBuilder::event`]
 //!   handles them in the participant's group, once per event id.
-//! - **Bad input.** A payload over the size limit is dead-lettered before decoding; a malformed or
-//!   unroutable message is dead-lettered with its reason; neither stops other messages.
+//! - **Bad input.** A message over the size limit (headers and payload together, see
+//!   [`Message::size`](crate::transport::Message::size); 1 MiB by default) is dead-lettered before
+//!   anything in it is decoded or copied; a message whose saga headers disagree with each other or are
+//!   incomplete ([`Headers::check_consistency`](crate::transport::Headers::check_consistency)) is
+//!   dead-lettered before it is dispatched; any other malformed or unroutable message is dead-lettered
+//!   with its reason; none of them stops other messages. Dead-letter reasons and logged values are
+//!   [bounded](crate::transport::Bounded) to 256 bytes.
 //!
 //! ```
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,20 +46,24 @@
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
 //! ```
 
+mod builder;
 mod config;
 mod context;
 mod events;
 mod handler;
+mod on_command;
+mod on_event;
 mod remote;
 mod router;
 mod runtime;
 mod store;
 mod wire;
 
+pub use builder::ParticipantBuilder;
 pub use config::{ParticipantConfig, RouterConfig};
 pub use context::{CommandContext, EventContext};
 pub use events::EventPublisher;
 pub use remote::{RemoteCompensation, RemoteStep};
 pub use router::{ReplyRouter, RouterStats};
-pub use runtime::{Participant, ParticipantBuilder, ParticipantStats};
+pub use runtime::{Participant, ParticipantStats};
 pub use store::{Claim, IdempotencyStore, InMemoryIdempotencyStore, StoreError, StoredReply};

@@ -12,7 +12,9 @@ use serde::Serialize;
 use super::wire::decode_failure;
 use super::ReplyRouter;
 use crate::step::{Compensation, SagaData, Step, StepContext, StepError, StepErrorKind};
-use crate::transport::{Headers, Message, MessageKind, ReplyStatus, TransportError};
+use crate::transport::{
+    bounded, Bounded, Headers, Message, MessageKind, ReplyStatus, TransportError,
+};
 
 /// A [`Step`] that sends a command to a participant and waits for its correlated reply.
 ///
@@ -194,8 +196,11 @@ where
         let command = self.call.encode(&(self.to_command)(data))?;
         let payload = self.call.send(ctx, command).await?;
         let reply: R = serde_json::from_slice(&payload).map_err(|e| {
-            tracing::warn!(command = %self.call.command, error = %e, "malformed reply");
-            StepError::transient(format!("malformed reply to {}: {e}", self.call.command))
+            tracing::warn!(command = %self.call.command, error = %Bounded(&e), "malformed reply");
+            StepError::transient(bounded(format_args!(
+                "malformed reply to {}: {e}",
+                self.call.command
+            )))
         })?;
         (self.on_reply)(data, reply);
         Ok(())
@@ -214,7 +219,10 @@ where
         let payload = self.call.send(ctx, command).await?;
         // Any well-formed JSON reply will do; its content is not used.
         let _: IgnoredAny = serde_json::from_slice(&payload).map_err(|e| {
-            StepError::transient(format!("malformed reply to {}: {e}", self.call.command))
+            StepError::transient(bounded(format_args!(
+                "malformed reply to {}: {e}",
+                self.call.command
+            )))
         })?;
         Ok(())
     }

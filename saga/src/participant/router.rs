@@ -9,8 +9,10 @@ use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use super::RouterConfig;
-use crate::id::IdempotencyKey;
-use crate::transport::{Delivery, Message, MessageId, MessageKind, Transport, TransportError};
+use crate::id::{Direction, SagaId};
+use crate::transport::{
+    bounded, Bounded, Delivery, Headers, Message, MessageId, MessageKind, Transport, TransportError,
+};
 
 /// Routes replies to the requests waiting for them. Cheap to clone; share one per orchestrator process
 /// between all its [`RemoteStep`](super::RemoteStep)s. The routing task stops when the last clone (and
@@ -18,7 +20,9 @@ use crate::transport::{Delivery, Message, MessageId, MessageKind, Transport, Tra
 ///
 /// A reply is accepted only if its correlation id names a pending request *and* its saga id, step,
 /// direction and attempt match that request; it is accepted once (the pending entry is removed). Unknown,
-/// duplicate and late replies (after the request timed out) are acknowledged and dropped.
+/// duplicate and late replies (after the request timed out) are acknowledged and dropped. A reply over
+/// the size limit, one that is not a reply, or one whose headers disagree with each other
+/// ([`Headers::check_consistency`]) is dead-lettered before it is matched.
 #[derive(Clone)]
 pub struct ReplyRouter {
     shared: Arc<Shared>,
@@ -42,14 +46,35 @@ pub struct RouterStats {
     pub accepted: u64,
     /// Replies dropped: unknown correlation, duplicate, late, or not matching the request.
     pub dropped: u64,
-    /// Replies dead-lettered (oversized or not a reply).
+    /// Replies dead-lettered (oversized, not a reply, or with inconsistent headers).
     pub dead_lettered: u64,
 }
 
+/// A request waiting for its reply, and what the reply must repeat of it.
 struct Pending {
-    key: Option<IdempotencyKey>,
-    attempt: Option<u32>,
+    step: StepOf,
     tx: oneshot::Sender<Message>,
+}
+
+/// The saga step a message belongs to: saga id, step, direction and attempt, each compared on its own
+/// (a request that names only its saga still gets only replies of that saga).
+#[derive(PartialEq, Eq)]
+struct StepOf {
+    saga_id: Option<SagaId>,
+    step: Option<u32>,
+    direction: Option<Direction>,
+    attempt: Option<u32>,
+}
+
+impl StepOf {
+    fn of(h: &Headers) -> Self {
+        Self {
+            saga_id: h.saga_id,
+            step: h.step,
+            direction: h.direction,
+            attempt: h.attempt,
+        }
+    }
 }
 
 pub(crate) struct Shared {
@@ -111,7 +136,7 @@ impl ReplyRouter {
                 match item {
                     Ok(delivery) => routing.route(delivery).await,
                     Err(e) => {
-                        tracing::warn!(topic = %routing.reply_topic, error = %e, "reply subscription error")
+                        tracing::warn!(topic = %routing.reply_topic, error = %Bounded(&e), "reply subscription error")
                     }
                 }
             }
@@ -173,8 +198,7 @@ impl ReplyRouter {
         request.headers.reply_to = Some(Arc::clone(&shared.reply_topic));
         let (tx, rx) = oneshot::channel();
         let pending = Pending {
-            key: request.headers.idempotency_key(),
-            attempt: request.headers.attempt,
+            step: StepOf::of(&request.headers),
             tx,
         };
         shared.pending.lock().insert(id, pending);
@@ -196,10 +220,15 @@ impl Shared {
         let size = message.size();
         let limit = self.config.max_message_size;
         if size > limit {
-            let reason = format!("reply of {size} bytes exceeds the limit of {limit} bytes");
+            let reason = bounded(format_args!(
+                "reply of {size} bytes exceeds the limit of {limit} bytes"
+            ));
             return self.dead_letter(delivery, &reason).await;
         }
         let h = &message.headers;
+        if let Err(e) = h.check_consistency() {
+            return self.dead_letter(delivery, &bounded(e)).await;
+        }
         let correlation = match (h.kind, h.correlation_id) {
             (MessageKind::Reply, Some(c)) => c,
             _ => {
@@ -211,9 +240,7 @@ impl Shared {
         let accepted = {
             let mut pending = self.pending.lock();
             match pending.remove(&correlation) {
-                Some(p) if p.key == h.idempotency_key() && p.attempt == h.attempt => {
-                    Some(p.tx.send(message.clone()).is_ok())
-                }
+                Some(p) if p.step == StepOf::of(h) => Some(p.tx.send(message.clone()).is_ok()),
                 Some(p) => {
                     // Right correlation, wrong saga step: not ours to accept; keep waiting.
                     pending.insert(correlation, p);
@@ -232,15 +259,17 @@ impl Shared {
             );
         }
         if let Err(e) = delivery.ack().await {
-            tracing::warn!(topic = %self.reply_topic, error = %e, "reply ack failed");
+            tracing::warn!(topic = %self.reply_topic, error = %Bounded(&e), "reply ack failed");
         }
     }
 
+    /// Dead-letters `delivery`; the reason is [`bounded`] here, however it was made.
     async fn dead_letter(&self, delivery: Delivery, reason: &str) {
         self.dead_lettered.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(topic = %self.reply_topic, reason, "dead-lettering reply");
-        if let Err(e) = delivery.dead_letter(reason).await {
-            tracing::warn!(topic = %self.reply_topic, error = %e, "dead-lettering failed");
+        let reason = bounded(reason);
+        tracing::warn!(topic = %self.reply_topic, reason = reason.as_str(), "dead-lettering reply");
+        if let Err(e) = delivery.dead_letter(&reason).await {
+            tracing::warn!(topic = %self.reply_topic, error = %Bounded(&e), "dead-lettering failed");
         }
     }
 }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::step::{StepError, StepErrorKind};
-use crate::transport::{Headers, Message, MessageKind, ReplyStatus};
+use crate::transport::{bounded, Headers, Message, MessageKind, ReplyStatus};
 
 /// The payload of a `Rejected` or `Failed` reply.
 #[derive(Serialize, Deserialize)]
@@ -31,7 +31,7 @@ pub(crate) fn encode_failure(err: &StepError) -> Bytes {
 pub(crate) fn decode_failure(kind: StepErrorKind, payload: &[u8]) -> StepError {
     match serde_json::from_slice::<FailureBody<'_>>(payload) {
         Ok(body) => {
-            let err = StepError::new(kind, body.message.into_owned());
+            let err = StepError::new(kind, bounded(&body.message));
             match body.retry_after_ms {
                 Some(ms) => err.with_retry_after(Duration::from_millis(ms)),
                 None => err,
@@ -39,7 +39,9 @@ pub(crate) fn decode_failure(kind: StepErrorKind, payload: &[u8]) -> StepError {
         }
         Err(e) => StepError::new(
             kind,
-            format!("participant failure with unreadable body: {e}"),
+            bounded(format_args!(
+                "participant failure with unreadable body: {e}"
+            )),
         ),
     }
 }
@@ -55,4 +57,30 @@ pub(crate) fn reply_to(request: &Headers, status: ReplyStatus, payload: Bytes) -
     h.correlation_id = Some(request.message_id);
     h.status = Some(status);
     Message::with_headers(h, payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::MAX_BOUNDED_LEN;
+
+    #[test]
+    fn a_remote_failure_text_is_bounded() {
+        let long = StepError::permanent("r".repeat(10 * 1024));
+        let err = decode_failure(StepErrorKind::Permanent, &encode_failure(&long));
+        assert!(
+            err.message().len() <= MAX_BOUNDED_LEN,
+            "{}",
+            err.message().len()
+        );
+        assert!(err.message().starts_with("rrr"));
+        let unreadable = format!("{{\"message\": {}", "1".repeat(10 * 1024));
+        let err = decode_failure(StepErrorKind::Transient, unreadable.as_bytes());
+        assert!(
+            err.message().len() <= MAX_BOUNDED_LEN,
+            "{}",
+            err.message().len()
+        );
+        assert!(err.is_transient());
+    }
 }

@@ -11,10 +11,11 @@ use crate::step::BoxError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransportError {
-    /// The payload is larger than the configured limit; nothing was sent or decoded.
+    /// The message (headers and payload, [`Message::size`](super::Message::size)) is larger than the
+    /// configured limit; nothing was sent or decoded.
     #[error("message of {size} bytes exceeds the limit of {limit} bytes")]
     MessageTooLarge {
-        /// Size of the payload in bytes.
+        /// Size of the message in bytes.
         size: usize,
         /// The limit in bytes.
         limit: usize,
@@ -22,7 +23,8 @@ pub enum TransportError {
     /// A message (or header) could not be decoded; it is dead-lettered, never retried.
     #[error("malformed message: {reason}")]
     Malformed {
-        /// What was wrong, for the log and the dead-letter record.
+        /// What was wrong, for the log and the dead-letter record (at most
+        /// [`MAX_BOUNDED_LEN`](super::MAX_BOUNDED_LEN) bytes when made by [`malformed`](Self::malformed)).
         reason: String,
     },
     /// The broker could not be reached or the connection dropped. Transient: reconnect and retry.
@@ -66,11 +68,12 @@ impl TransportError {
         }
     }
 
-    /// A malformed-message error.
+    /// A malformed-message error; the reason is [`bounded`](super::bounded), since it usually quotes
+    /// the message.
     #[must_use]
-    pub fn malformed(reason: impl Into<String>) -> Self {
+    pub fn malformed(reason: impl std::fmt::Display) -> Self {
         Self::Malformed {
-            reason: reason.into(),
+            reason: super::bounded(reason),
         }
     }
 

@@ -10,12 +10,26 @@
 //! - A [`Delivery`] is settled once: [`ack`](Delivery::ack), [`nack`](Delivery::nack) (requeue), or
 //!   [`dead_letter`](Delivery::dead_letter). Dropping it unsettled redelivers it: at-least-once.
 //! - Dead letters keep their reason in the [`DEAD_LETTER_REASON`] header and are published to
-//!   [`dead_letter_topic`]`(topic)`, so tests and operators read them with the same API.
+//!   [`dead_letter_topic`]`(topic)`, so tests and operators read them with the same API. (The in-process
+//!   transport also keeps the most recent ones in memory, a bounded number:
+//!   [`InProcConfig::with_dead_letter_capacity`].)
 //!
 //! The mapping onto brokers is direct: RabbitMQ binds one durable queue per group to a topic exchange
 //! (routing key = topic), consumes with manual ack, and dead-letters through a dead-letter exchange;
 //! Redis Streams use one stream per topic and one consumer group per group, `XACK` on ack,
 //! `XAUTOCLAIM` to redeliver abandoned entries, and a dead-letter stream.
+//!
+//! # Limits
+//!
+//! - **Size.** [`Transport::max_message_size`] (default [`DEFAULT_MAX_MESSAGE_SIZE`], 1 MiB) bounds the
+//!   *whole* message: every header's name and value plus the payload, as [`Message::size`] measures
+//!   them. `publish` refuses a larger message with [`TransportError::MessageTooLarge`] before copying it
+//!   anywhere, and the participant runtime and the reply router measure every received message before
+//!   decoding or copying anything in it. An adapter that receives string headers measures their names and
+//!   values plus the payload the same way before it calls [`Headers::from_pairs`].
+//! - **Text.** Dead-letter reasons and every logged value derived from a message are cut to
+//!   [`MAX_BOUNDED_LEN`] bytes by [`Bounded`] / [`bounded`], so a message cannot make the runtime copy its
+//!   contents into logs.
 //!
 //! # Why this shape
 //!
@@ -26,21 +40,28 @@
 //! one `Arc<dyn Transport>` is shared by executors, participants and routers; a subscription is a single
 //! consumer cursor and takes `&mut self`, and more consumers are made by subscribing again.
 
+mod bounded;
 mod delivery;
 mod error;
 mod ext;
+mod headers;
 pub mod inproc;
 mod message;
+mod message_id;
+mod pairs;
 
 use async_trait::async_trait;
 
+pub use bounded::{bounded, Bounded, CUT_MARKER, MAX_BOUNDED_LEN};
 pub use delivery::{Acker, Delivery};
 pub use error::TransportError;
 pub use ext::{into_stream, SubscriptionStream, TransportExt};
+pub use headers::{Headers, DEAD_LETTER_REASON};
 pub use inproc::{DeadLetter, InProcConfig, InProcTransport};
-pub use message::{Headers, Message, MessageId, MessageKind, ReplyStatus, DEAD_LETTER_REASON};
+pub use message::{Message, MessageKind, ReplyStatus};
+pub use message_id::MessageId;
 
-/// The default message size limit: 1 MiB.
+/// The default message size limit: 1 MiB, headers and payload together ([`Message::size`]).
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 1024 * 1024;
 
 /// The topic a transport publishes the dead letters of `topic` to.
@@ -55,9 +76,9 @@ pub trait Transport: Send + Sync + 'static {
     /// Publishes `message` to every group of `topic`. May wait while a group is full (backpressure).
     ///
     /// # Errors
-    /// [`TransportError::MessageTooLarge`] if the payload exceeds
-    /// [`max_message_size`](Self::max_message_size) (nothing is sent), [`TransportError::Closed`], or a
-    /// backend error.
+    /// [`TransportError::MessageTooLarge`] if the message, headers included ([`Message::size`]), exceeds
+    /// [`max_message_size`](Self::max_message_size) (checked before anything is encoded or copied; nothing
+    /// is sent), [`TransportError::Closed`], or a backend error.
     async fn publish(&self, topic: &str, message: Message) -> Result<(), TransportError>;
 
     /// Joins `group` on `topic` (creating the group if needed) and returns one consumer of it.
@@ -70,7 +91,8 @@ pub trait Transport: Send + Sync + 'static {
         group: &str,
     ) -> Result<Box<dyn Subscription>, TransportError>;
 
-    /// The largest payload, in bytes, this transport publishes.
+    /// The largest message, in bytes, this transport publishes: headers and payload, as
+    /// [`Message::size`] measures them.
     fn max_message_size(&self) -> usize;
 }
 

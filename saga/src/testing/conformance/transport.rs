@@ -344,30 +344,35 @@ pub async fn ordering_per_publisher(t: &dyn Transport, options: &TransportConfor
     }
 }
 
-/// A payload over [`Transport::max_message_size`] is refused with `MessageTooLarge`; one at the limit
-/// goes through.
+/// A message over [`Transport::max_message_size`] is refused with `MessageTooLarge`, whether its payload
+/// or its headers make it too large ([`Message::size`] counts both); one exactly at the limit goes through.
 pub async fn size_limit(t: &dyn Transport, options: &TransportConformance) {
     let topic = options.topic("size");
     let mut sub = subscribe(t, &topic, "g").await;
     let limit = t.max_message_size();
-    let over = Message::new(MessageKind::Event, vec![0u8; limit + 1]);
-    match t.publish(&topic, over).await {
-        Err(TransportError::MessageTooLarge { size, limit: l }) => {
-            assert_eq!((size, l), (limit + 1, limit), "size limit: wrong figures");
-        }
-        other => panic!("size limit: oversized publish returned {other:?}"),
+    let empty = Message::new(MessageKind::Event, Bytes::new()).size();
+    let big_payload = Message::new(MessageKind::Event, vec![0u8; limit + 1 - empty]);
+    let mut big_header = Message::new(MessageKind::Event, Bytes::from_static(b"{}"));
+    if let Err(e) = big_header.headers.insert("padding", "h".repeat(limit)) {
+        panic!("free-form header refused: {e}");
     }
-    publish(
-        t,
-        &topic,
-        Message::new(MessageKind::Event, vec![1u8; limit]),
-    )
-    .await;
+    for (what, over) in [("payload", big_payload), ("header", big_header)] {
+        let size = over.size();
+        match t.publish(&topic, over).await {
+            Err(TransportError::MessageTooLarge { size: s, limit: l }) => {
+                assert_eq!((s, l), (size, limit), "size limit: wrong figures ({what})");
+            }
+            other => panic!("size limit: publish with an oversized {what} returned {other:?}"),
+        }
+    }
+    let at_limit = Message::new(MessageKind::Event, vec![1u8; limit - empty]);
+    assert_eq!(at_limit.size(), limit);
+    publish(t, &topic, at_limit).await;
     let d = recv(&mut *sub, options, "size limit").await;
     assert_eq!(
         d.message().size(),
         limit,
-        "size limit: payload at the limit changed"
+        "size limit: message at the limit changed"
     );
     ack(d).await;
     assert_quiet(
