@@ -4,6 +4,7 @@
 
 mod common;
 
+use saga::transport::TransportExt as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,7 +63,7 @@ async fn a_command_with_a_step_and_direction_but_no_saga_id_is_dead_lettered() {
 async fn dead_lettered_event(edit: impl FnOnce(&mut Headers)) -> String {
     let t: Arc<dyn Transport> = Arc::new(InProcTransport::new());
     let mut dead = t
-        .subscribe(&dead_letter_topic("orders"), "ops")
+        .subscribe_durable(&dead_letter_topic("orders"), "ops")
         .await
         .expect("subscribe");
     let (handled, mut seen) = mpsc::unbounded_channel();

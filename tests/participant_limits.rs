@@ -3,6 +3,7 @@
 
 mod common;
 
+use saga::transport::TransportExt as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,7 +58,7 @@ async fn dead_letter_reasons_quoting_a_command_are_bounded() {
 async fn an_event_refusal_reason_is_bounded() {
     let t: Arc<dyn Transport> = Arc::new(InProcTransport::new());
     let mut dead = t
-        .subscribe(&dead_letter_topic("orders"), "ops")
+        .subscribe_durable(&dead_letter_topic("orders"), "ops")
         .await
         .expect("subscribe");
     let _shipping = refusing_shipping(&t).await;

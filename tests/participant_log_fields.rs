@@ -5,6 +5,7 @@
 
 mod common;
 
+use saga::transport::TransportExt as _;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -55,7 +56,7 @@ async fn logged_values_derived_from_messages_are_bounded() {
     let _bank = bank(&t).await;
     let router = router(&t).await;
     let mut dead_events = t
-        .subscribe(&dead_letter_topic("orders"), "ops")
+        .subscribe_durable(&dead_letter_topic("orders"), "ops")
         .await
         .expect("subscribe");
     let _shipping = refusing_shipping(&t).await;

@@ -1,5 +1,6 @@
 //! The in-process transport: the shared conformance suite plus its own guarantees.
 
+use saga::transport::TransportExt as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ async fn inproc_passes_the_transport_conformance_suite() {
 #[tokio::test(start_paused = true)]
 async fn inproc_counts_headers_in_the_size_limit() {
     let t = InProcTransport::with_config(InProcConfig::default().with_max_message_size(1024));
-    let mut sub = t.subscribe("size", "g").await.expect("subscribe");
+    let mut sub = t.subscribe_durable("size", "g").await.expect("subscribe");
     let mut free_form = Message::new(MessageKind::Event, "{}");
     free_form
         .headers
@@ -54,7 +55,7 @@ async fn inproc_counts_headers_in_the_size_limit() {
 #[tokio::test(start_paused = true)]
 async fn inproc_applies_backpressure_until_settlement() {
     let t = InProcTransport::with_config(InProcConfig::default().with_capacity(2));
-    let mut sub = t.subscribe("bp", "g").await.expect("subscribe");
+    let mut sub = t.subscribe_durable("bp", "g").await.expect("subscribe");
     for _ in 0..2 {
         t.publish("bp", Message::new(MessageKind::Event, "x"))
             .await
@@ -79,14 +80,14 @@ async fn inproc_applies_backpressure_until_settlement() {
 #[tokio::test(start_paused = true)]
 async fn inproc_dead_letters_after_the_delivery_limit() {
     let t = InProcTransport::with_config(InProcConfig::default().with_max_deliveries(Some(3)));
-    let mut sub = t.subscribe("poison", "g").await.expect("subscribe");
+    let mut sub = t.subscribe_durable("poison", "g").await.expect("subscribe");
     t.publish("poison", Message::new(MessageKind::Event, "p"))
         .await
         .expect("publish");
     for attempt in 1..=3 {
         let d = sub.next().await.expect("open").expect("delivery");
         assert_eq!(&d.message().payload[..], b"p");
-        assert_eq!(d.deliveries(), attempt);
+        assert_eq!(d.deliveries(), saga::transport::DeliveryCount::Exact(attempt));
         drop(d); // a crashing consumer
     }
     t.publish("poison", Message::new(MessageKind::Event, "ok"))
@@ -112,7 +113,7 @@ async fn inproc_dead_letters_after_the_delivery_limit() {
 
 /// Publishes `n` messages numbered from 0 to `topic` and dead-letters each from group `g`.
 async fn dead_letter_numbered(t: &InProcTransport, topic: &str, n: u32) {
-    let mut sub = t.subscribe(topic, "g").await.expect("subscribe");
+    let mut sub = t.subscribe_durable(topic, "g").await.expect("subscribe");
     for i in 0..n {
         t.publish(topic, Message::new(MessageKind::Event, i.to_string()))
             .await
@@ -133,7 +134,7 @@ fn numbers(letters: &[Arc<DeadLetter>]) -> Vec<String> {
 async fn inproc_keeps_only_the_most_recent_dead_letters_by_default() {
     let t = InProcTransport::new();
     let mut operators = t
-        .subscribe(&dead_letter_topic("dl"), "ops")
+        .subscribe_durable(&dead_letter_topic("dl"), "ops")
         .await
         .expect("subscribe");
     dead_letter_numbered(&t, "dl", 1030).await;
@@ -172,7 +173,7 @@ async fn inproc_dead_letter_capacity_is_configurable_and_counts_evictions() {
 
     let none = InProcTransport::with_config(InProcConfig::default().with_dead_letter_capacity(0));
     let mut operators = none
-        .subscribe(&dead_letter_topic("dl"), "ops")
+        .subscribe_durable(&dead_letter_topic("dl"), "ops")
         .await
         .expect("subscribe");
     dead_letter_numbered(&none, "dl", 2).await;
@@ -185,7 +186,7 @@ async fn inproc_dead_letter_capacity_is_configurable_and_counts_evictions() {
 #[tokio::test(start_paused = true)]
 async fn inproc_close_ends_subscriptions_and_refuses_publishes() {
     let t = InProcTransport::new();
-    let mut sub = t.subscribe("c", "g").await.expect("subscribe");
+    let mut sub = t.subscribe_durable("c", "g").await.expect("subscribe");
     let waiting = tokio::spawn(async move { sub.next().await.is_none() });
     tokio::task::yield_now().await;
     t.close();
@@ -195,7 +196,7 @@ async fn inproc_close_ends_subscriptions_and_refuses_publishes() {
         Err(TransportError::Closed)
     ));
     assert!(matches!(
-        t.subscribe("c", "g").await,
+        t.subscribe_durable("c", "g").await,
         Err(TransportError::Closed)
     ));
 }
@@ -207,7 +208,7 @@ async fn inproc_close_ends_subscriptions_and_refuses_publishes() {
 async fn inproc_throughput() {
     let t = InProcTransport::new();
     let n: u32 = 2_000_000;
-    let mut sub = t.subscribe("perf", "g").await.expect("subscribe");
+    let mut sub = t.subscribe_durable("perf", "g").await.expect("subscribe");
     let consumer = tokio::spawn(async move {
         for _ in 0..n {
             let d = sub.next().await.expect("open").expect("delivery");

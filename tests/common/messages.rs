@@ -1,5 +1,6 @@
 //! Hand-built messages and a small participant for the participant, router and limit tests.
 
+use saga::transport::TransportExt as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,7 +98,7 @@ pub async fn fake_participant(
     topic: &str,
     tweak: impl Fn(&Headers, &mut Message) + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
-    let mut commands = t.subscribe(topic, topic).await.expect("subscribe");
+    let mut commands = t.subscribe_durable(topic, topic).await.expect("subscribe");
     let replier = Arc::clone(t);
     tokio::spawn(async move {
         while let Some(Ok(d)) = commands.next().await {

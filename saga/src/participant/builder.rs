@@ -11,11 +11,15 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use super::handler::{CommandFn, ErasedCommand, ErasedEvent, EventFn};
+use super::redeliveries::LocalCounts;
 use super::runtime::{Runtime, Source, Stats};
 use super::store::{IdempotencyStore, InMemoryIdempotencyStore};
 use super::{CommandContext, EventContext, EventPublisher, Participant, ParticipantConfig};
 use crate::step::StepError;
-use crate::transport::{into_stream, Transport, TransportError};
+use crate::transport::{into_stream, CountPrecision, Transport, TransportError, TransportExt};
+
+/// Message ids one participant remembers delivery counts of, per generation (two are kept).
+const LOCAL_COUNTS_PER_GENERATION: usize = 16 * 1024;
 
 /// A participant being assembled; see [`Participant::builder`].
 #[must_use]
@@ -121,13 +125,20 @@ impl ParticipantBuilder {
         let mut streams = Vec::new();
         if !self.commands.is_empty() {
             let topic = self.config.command_topic.as_deref().unwrap_or(&self.name);
-            let sub = self.transport.subscribe(topic, &self.name).await?;
+            let sub = self.transport.subscribe_durable(topic, &self.name).await?;
             streams.push(into_stream(sub).map(|d| (Source::Command, d)).boxed());
         }
         for (i, route) in self.events.iter().enumerate() {
-            let sub = self.transport.subscribe(&route.topic, &self.name).await?;
+            let sub = self
+                .transport
+                .subscribe_durable(&route.topic, &self.name)
+                .await?;
             streams.push(into_stream(sub).map(move |d| (Source::Event(i), d)).boxed());
         }
+        // Where the transport cannot count deliveries exactly, the runtime counts them itself so that
+        // `max_deliveries` still stops a poison message.
+        let local_counts = (self.transport.capabilities().delivery_count != CountPrecision::Exact)
+            .then(|| LocalCounts::new(LOCAL_COUNTS_PER_GENERATION));
         let runtime = Arc::new(Runtime {
             publisher: EventPublisher::new(Arc::clone(&self.transport)),
             name: self.name,
@@ -137,6 +148,7 @@ impl ParticipantBuilder {
             commands: self.commands,
             events: self.events,
             stats: Stats::default(),
+            local_counts,
         });
         let (stop, stopped) = watch::channel(false);
         let task =

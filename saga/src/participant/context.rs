@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::EventPublisher;
 use crate::id::{Direction, IdempotencyKey, SagaId};
-use crate::transport::{MessageId, TransportError};
+use crate::transport::{DeliveryCount, MessageId, TransportError};
 
 /// The context of a command handler: which saga step sent it, and its idempotency key.
 #[derive(Debug, Clone)]
@@ -15,7 +15,7 @@ pub struct CommandContext {
     pub(crate) key: IdempotencyKey,
     pub(crate) attempt: Option<u32>,
     pub(crate) message_id: MessageId,
-    pub(crate) deliveries: u32,
+    pub(crate) deliveries: DeliveryCount,
     pub(crate) command: Arc<str>,
 }
 
@@ -58,7 +58,7 @@ impl CommandContext {
 
     /// How often this message was delivered, this delivery included.
     #[must_use]
-    pub const fn deliveries(&self) -> u32 {
+    pub const fn deliveries(&self) -> DeliveryCount {
         self.deliveries
     }
 
@@ -76,7 +76,7 @@ pub struct EventContext {
     pub(crate) event_id: MessageId,
     pub(crate) saga_id: Option<SagaId>,
     pub(crate) topic: Arc<str>,
-    pub(crate) deliveries: u32,
+    pub(crate) deliveries: DeliveryCount,
     pub(crate) publisher: EventPublisher,
     pub(crate) published: AtomicU32,
 }
@@ -102,7 +102,7 @@ impl EventContext {
 
     /// How often this message was delivered, this delivery included.
     #[must_use]
-    pub const fn deliveries(&self) -> u32 {
+    pub const fn deliveries(&self) -> DeliveryCount {
         self.deliveries
     }
 

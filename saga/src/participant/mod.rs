@@ -49,10 +49,12 @@
 mod builder;
 mod config;
 mod context;
+mod early;
 mod events;
 mod handler;
 mod on_command;
 mod on_event;
+mod redeliveries;
 mod remote;
 mod router;
 mod runtime;

@@ -13,7 +13,7 @@ use super::wire::decode_failure;
 use super::ReplyRouter;
 use crate::step::{Compensation, SagaData, Step, StepContext, StepError, StepErrorKind};
 use crate::transport::{
-    bounded, Bounded, Headers, Message, MessageKind, ReplyStatus, TransportError,
+    bounded, Bounded, Headers, Message, MessageId, MessageKind, ReplyStatus, TransportError,
 };
 
 /// A [`Step`] that sends a command to a participant and waits for its correlated reply.
@@ -132,6 +132,16 @@ impl<D, C, F> RemoteCompensation<D, C, F> {
     }
 }
 
+/// The message id of a command: derived from the saga, the idempotency key, the command and the attempt.
+fn command_id(ctx: &StepContext, command: &str) -> MessageId {
+    let key = ctx.idempotency_key();
+    MessageId::derive(
+        MessageId::from_uuid(*key.saga_id.as_uuid()),
+        &format!("{key}/{command}"),
+        ctx.attempt(),
+    )
+}
+
 impl RemoteCall {
     /// Sends the command and returns the reply payload, or the step error the reply (or its absence)
     /// stands for.
@@ -146,6 +156,9 @@ impl RemoteCall {
         headers.name = Some(Arc::clone(&self.command));
         headers.set_idempotency_key(ctx.idempotency_key());
         headers.attempt = Some(ctx.attempt());
+        // The same attempt of the same step always sends the same message id, so after an
+        // orchestrator restart the reply to the attempt that was in flight answers its re-issue.
+        headers.message_id = command_id(ctx, &self.command);
         let request = Message::with_headers(headers, payload);
         let reply = self
             .router

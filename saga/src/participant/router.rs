@@ -8,15 +8,38 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
+use super::early::EarlyReplies;
 use super::RouterConfig;
 use crate::id::{Direction, SagaId};
 use crate::transport::{
-    bounded, Bounded, Delivery, Headers, Message, MessageId, MessageKind, Transport, TransportError,
+    bounded, Bounded, Delivery, Headers, Message, MessageId, MessageKind, SubscribeOptions,
+    Transport, TransportError,
 };
+
+/// What became of a reply.
+#[derive(PartialEq, Eq)]
+enum Routed {
+    Accepted,
+    Kept,
+    Dropped,
+}
 
 /// Routes replies to the requests waiting for them. Cheap to clone; share one per orchestrator process
 /// between all its [`RemoteStep`](super::RemoteStep)s. The routing task stops when the last clone (and
 /// every step holding one) is dropped.
+///
+/// # The reply channel
+///
+/// Replies go to the topic `saga.replies.<owner id>` ([`RouterConfig::with_owner_id`]; give it the
+/// executor's stable owner id), consumed by a group of the same name. It outlives the process: replies
+/// published while the orchestrator is down wait there, and a restarted orchestrator with the same
+/// owner id reads them. A reply that arrives before its request is (re)issued, as after a restart,
+/// is kept for a while ([`RouterConfig::with_early_replies`]); the recovered saga re-issues the command
+/// with the same message id (derived from the idempotency key and attempt), finds the reply, and does
+/// not even publish again. The channel's lifetime is explicit: [`shutdown`](Self::shutdown) deletes
+/// it; an owner that never comes back leaves it to expire
+/// ([`RouterConfig::with_reply_expiry`], on transports with
+/// [`Capabilities::group_expiry`](crate::transport::Capabilities)).
 ///
 /// A reply is accepted only if its correlation id names a pending request *and* its saga id, step,
 /// direction and attempt match that request; it is accepted once (the pending entry is removed). Unknown,
@@ -44,8 +67,11 @@ impl std::fmt::Debug for ReplyRouter {
 pub struct RouterStats {
     /// Replies handed to the request waiting for them.
     pub accepted: u64,
-    /// Replies dropped: unknown correlation, duplicate, late, or not matching the request.
+    /// Replies dropped: duplicate, late, not matching the request, or expired unclaimed from the
+    /// early-reply buffer.
     pub dropped: u64,
+    /// Replies that arrived before their request was issued (after a restart) and were kept for it.
+    pub early: u64,
     /// Replies dead-lettered (oversized, not a reply, or with inconsistent headers).
     pub dead_lettered: u64,
 }
@@ -82,6 +108,8 @@ pub(crate) struct Shared {
     reply_topic: Arc<str>,
     pub(crate) config: RouterConfig,
     pending: Mutex<HashMap<MessageId, Pending>>,
+    early: Mutex<EarlyReplies>,
+    early_count: AtomicU64,
     accepted: AtomicU64,
     dropped: AtomicU64,
     dead_lettered: AtomicU64,
@@ -116,14 +144,16 @@ impl ReplyRouter {
         transport: Arc<dyn Transport>,
         config: RouterConfig,
     ) -> Result<Self, TransportError> {
-        let reply_topic: Arc<str> = match &config.reply_topic {
-            Some(topic) => Arc::from(topic.as_str()),
-            None => Arc::from(format!("saga.replies.{}", MessageId::new())),
-        };
-        let mut sub = transport.subscribe(&reply_topic, &reply_topic).await?;
+        let reply_topic: Arc<str> = Arc::from(config.reply_topic());
+        let options = SubscribeOptions::durable().with_expiry(config.reply_expiry);
+        let mut sub = transport
+            .subscribe(&reply_topic, &reply_topic, options)
+            .await?;
         let shared = Arc::new(Shared {
             transport,
             reply_topic,
+            early: Mutex::new(EarlyReplies::new(config.early_replies, config.early_bytes)),
+            early_count: AtomicU64::new(0),
             config,
             pending: Mutex::new(HashMap::new()),
             accepted: AtomicU64::new(0),
@@ -159,6 +189,19 @@ impl ReplyRouter {
         &self.shared.transport
     }
 
+    /// Stops routing and deletes the reply channel with whatever it still holds: the clean end of an
+    /// orchestrator that will not come back under this owner id. (Dropping the router instead keeps the
+    /// channel for a restart.) Requests still waiting fail with [`TransportError::Closed`].
+    ///
+    /// # Errors
+    /// What [`Transport::delete_group`] returns.
+    pub async fn shutdown(self) -> Result<(), TransportError> {
+        self._task.0.abort();
+        self.shared.pending.lock().clear();
+        let topic = &self.shared.reply_topic;
+        self.shared.transport.delete_group(topic, topic).await
+    }
+
     /// Requests waiting for a reply.
     #[must_use]
     pub fn pending(&self) -> usize {
@@ -171,6 +214,7 @@ impl ReplyRouter {
         RouterStats {
             accepted: self.shared.accepted.load(Ordering::Relaxed),
             dropped: self.shared.dropped.load(Ordering::Relaxed),
+            early: self.shared.early_count.load(Ordering::Relaxed),
             dead_lettered: self.shared.dead_lettered.load(Ordering::Relaxed),
         }
     }
@@ -196,12 +240,21 @@ impl ReplyRouter {
         let shared = &*self.shared;
         let id = request.headers.message_id;
         request.headers.reply_to = Some(Arc::clone(&shared.reply_topic));
+        let step = StepOf::of(&request.headers);
         let (tx, rx) = oneshot::channel();
-        let pending = Pending {
-            step: StepOf::of(&request.headers),
-            tx,
-        };
-        shared.pending.lock().insert(id, pending);
+        {
+            // Registered under the same lock the router files early replies under: a reply is either
+            // found here or handed to the pending entry, never lost between the two.
+            let mut early = shared.early.lock();
+            if let Some(reply) = early.take(id) {
+                if StepOf::of(&reply.headers) == step {
+                    shared.accepted.fetch_add(1, Ordering::Relaxed);
+                    return Ok(reply);
+                }
+                shared.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            shared.pending.lock().insert(id, Pending { step, tx });
+        }
         let _guard = PendingGuard { shared, id };
         shared.transport.publish(topic, request).await?;
         match tokio::time::timeout(timeout, rx).await {
@@ -238,19 +291,35 @@ impl Shared {
             }
         };
         let accepted = {
+            let mut early = self.early.lock();
             let mut pending = self.pending.lock();
             match pending.remove(&correlation) {
-                Some(p) if p.step == StepOf::of(h) => Some(p.tx.send(message.clone()).is_ok()),
+                Some(p) if p.step == StepOf::of(h) => {
+                    if p.tx.send(message.clone()).is_ok() {
+                        Routed::Accepted
+                    } else {
+                        Routed::Dropped // the request gave up just now
+                    }
+                }
                 Some(p) => {
                     // Right correlation, wrong saga step: not ours to accept; keep waiting.
                     pending.insert(correlation, p);
-                    None
+                    Routed::Dropped
                 }
-                None => None,
+                None => {
+                    // No request yet: after a restart the recovered saga re-issues it with this id.
+                    drop(pending);
+                    let evicted = early.keep(correlation, message.clone(), self.config.early_ttl);
+                    self.dropped.fetch_add(evicted, Ordering::Relaxed);
+                    self.early_count.fetch_add(1, Ordering::Relaxed);
+                    Routed::Kept
+                }
             }
         };
-        if accepted == Some(true) {
+        if accepted == Routed::Accepted {
             self.accepted.fetch_add(1, Ordering::Relaxed);
+        } else if accepted == Routed::Kept {
+            tracing::debug!(topic = %self.reply_topic, correlation = %correlation, "reply kept for a request to come");
         } else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(

@@ -9,9 +9,10 @@ use tokio::sync::watch;
 
 use super::builder::EventRoute;
 use super::handler::ErasedCommand;
+use super::redeliveries::LocalCounts;
 use super::store::IdempotencyStore;
 use super::{EventPublisher, ParticipantBuilder, ParticipantConfig};
-use crate::transport::{bounded, Bounded, Delivery, Transport, TransportError};
+use crate::transport::{bounded, Bounded, Delivery, DeliveryCount, Transport, TransportError};
 
 /// A running participant: a service that handles saga commands and choreography events.
 ///
@@ -122,6 +123,8 @@ pub(super) struct Runtime {
     pub(super) commands: HashMap<Arc<str>, Arc<dyn ErasedCommand>>,
     pub(super) events: Vec<EventRoute>,
     pub(super) stats: Stats,
+    /// Our own delivery counts where the transport's are imprecise (`None` when they are exact).
+    pub(super) local_counts: Option<LocalCounts>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -169,8 +172,9 @@ impl Runtime {
             ));
             return self.dead_letter(delivery, &reason).await;
         }
-        if delivery.deliveries() > self.config.max_deliveries {
-            let reason = bounded(format_args!("delivered {} times", delivery.deliveries()));
+        let deliveries = self.deliveries(&delivery);
+        if deliveries.exceeds(self.config.max_deliveries) {
+            let reason = bounded(format_args!("delivered {deliveries} times"));
             return self.dead_letter(delivery, &reason).await;
         }
         if let Err(e) = delivery.message().headers.check_consistency() {
@@ -182,9 +186,26 @@ impl Runtime {
         }
     }
 
+    /// The delivery count: the transport's, or our own where the transport's is imprecise.
+    pub(super) fn deliveries(&self, delivery: &Delivery) -> DeliveryCount {
+        match &self.local_counts {
+            Some(counts) => {
+                counts.observe(delivery.message().headers.message_id, delivery.deliveries())
+            }
+            None => delivery.deliveries(),
+        }
+    }
+
+    fn settled(&self, delivery: &Delivery) {
+        if let Some(counts) = &self.local_counts {
+            counts.settled(delivery.message().headers.message_id);
+        }
+    }
+
     /// Dead-letters `delivery`; the reason is [`bounded`] here, however it was made.
     pub(super) async fn dead_letter(&self, delivery: Delivery, reason: &str) {
         bump(&self.stats.dead_lettered);
+        self.settled(&delivery);
         let reason = bounded(reason);
         tracing::warn!(
             participant = %self.name, message_id = %delivery.message().headers.message_id,
@@ -195,15 +216,19 @@ impl Runtime {
         }
     }
 
+    /// Gives `delivery` back to be delivered again after `delay` (default: the configured retry
+    /// delay). The transport keeps the delay: this returns at once, so the message holds neither this
+    /// participant's concurrency slot nor a broker prefetch credit while it waits.
     pub(super) async fn requeue(&self, delivery: Delivery, delay: Option<std::time::Duration>) {
         bump(&self.stats.requeued);
-        tokio::time::sleep(delay.unwrap_or(self.config.retry_delay)).await;
-        if let Err(e) = delivery.nack(true).await {
+        let delay = delay.unwrap_or(self.config.retry_delay);
+        if let Err(e) = delivery.requeue(delay).await {
             tracing::warn!(participant = %self.name, error = %Bounded(&e), "requeue failed");
         }
     }
 
     pub(super) async fn ack(&self, delivery: Delivery) {
+        self.settled(&delivery);
         if let Err(e) = delivery.ack().await {
             tracing::warn!(participant = %self.name, error = %Bounded(&e), "ack failed; expect a redelivery");
         }

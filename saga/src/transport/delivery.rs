@@ -1,10 +1,60 @@
 //! A received message and how it is settled.
 
 use std::fmt;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::{Message, TransportError};
+
+/// How many times a message has been delivered to its group, this delivery included, as precisely as
+/// the broker says (see [`CountPrecision`](super::CountPrecision)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DeliveryCount {
+    /// Exactly this many (1 the first time).
+    Exact(u32),
+    /// At least this many (an AMQP `redelivered` flag is `AtLeast(2)`).
+    AtLeast(u32),
+    /// The broker does not say.
+    Unknown,
+}
+
+impl DeliveryCount {
+    /// The count, or the least it can be (1 when unknown: this delivery).
+    #[must_use]
+    pub const fn at_least(self) -> u32 {
+        match self {
+            Self::Exact(n) | Self::AtLeast(n) => n,
+            Self::Unknown => 1,
+        }
+    }
+
+    /// Whether the message has certainly been delivered more than `max` times.
+    #[must_use]
+    pub const fn exceeds(self, max: u32) -> bool {
+        self.at_least() > max
+    }
+
+    /// The exact count, if known.
+    #[must_use]
+    pub const fn exact(self) -> Option<u32> {
+        match self {
+            Self::Exact(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for DeliveryCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Exact(n) => write!(f, "{n}"),
+            Self::AtLeast(n) => write!(f, "at least {n}"),
+            Self::Unknown => f.write_str("unknown"),
+        }
+    }
+}
 
 /// The backend side of settling one [`Delivery`]; adapters implement it (an AMQP delivery tag, a Redis
 /// stream entry id, an in-process queue slot).
@@ -15,8 +65,20 @@ use super::{Message, TransportError};
 pub trait Acker: Send + Sync + 'static {
     /// Done: never deliver it again.
     async fn ack(self: Box<Self>) -> Result<(), TransportError>;
-    /// Deliver it again (to this group; any consumer of the group may get it).
-    async fn requeue(self: Box<Self>, message: Message) -> Result<(), TransportError>;
+    /// Deliver it again (to this group; any consumer of the group may get it), no sooner than `delay`
+    /// from now.
+    ///
+    /// Returns as soon as the requeue is arranged, not after the delay: the consumer that held the
+    /// delivery is free at once, and nothing of it (a concurrency slot, an AMQP prefetch credit, a Redis
+    /// pending-entry claim by this consumer) is held while the delay runs. Brokers with
+    /// [`Capabilities::native_delay`](super::Capabilities::native_delay) delay it themselves; others
+    /// keep a timer (and say in their docs what a crash during the delay does: usually the message is
+    /// redelivered early, never lost).
+    async fn requeue(
+        self: Box<Self>,
+        message: Message,
+        delay: Duration,
+    ) -> Result<(), TransportError>;
     /// Never deliver it again; keep it where operators find dead letters, with `reason`.
     async fn dead_letter(
         self: Box<Self>,
@@ -24,8 +86,13 @@ pub trait Acker: Send + Sync + 'static {
         reason: &str,
     ) -> Result<(), TransportError>;
     /// The delivery was dropped unsettled (its consumer failed or gave up): it must be delivered again
-    /// later. Called from `Drop`, so it must not block; a backend whose broker redelivers by itself
-    /// (Redis `XAUTOCLAIM`, an AMQP channel close) may do nothing here.
+    /// later.
+    ///
+    /// Called from [`Delivery`]'s `Drop`, possibly outside any async runtime (a value dropped on a plain
+    /// thread, at runtime shutdown): it must **never block and never panic**, and must not assume a
+    /// tokio runtime (use `tokio::runtime::Handle::try_current` before spawning, and do nothing if there
+    /// is none). A backend whose broker redelivers by itself (Redis `XAUTOCLAIM` after the idle time, an
+    /// AMQP channel close or an unacked tag on reconnect) may do nothing here.
     fn abandon(self: Box<Self>, message: Message);
 }
 
@@ -36,7 +103,7 @@ pub trait Acker: Send + Sync + 'static {
 /// message.
 pub struct Delivery {
     message: Message,
-    deliveries: u32,
+    deliveries: DeliveryCount,
     acker: Option<Box<dyn Acker>>,
 }
 
@@ -53,9 +120,10 @@ impl fmt::Debug for Delivery {
 }
 
 impl Delivery {
-    /// A delivery settled through `acker`; `deliveries` counts this delivery (1 the first time).
+    /// A delivery settled through `acker`; `deliveries` counts this delivery (`Exact(1)` the first time)
+    /// as precisely as the broker says.
     #[must_use]
-    pub fn new(message: Message, deliveries: u32, acker: Box<dyn Acker>) -> Self {
+    pub fn new(message: Message, deliveries: DeliveryCount, acker: Box<dyn Acker>) -> Self {
         Self {
             message,
             deliveries,
@@ -65,7 +133,7 @@ impl Delivery {
 
     /// A delivery whose settlement does nothing (a copy made by a test double, a duplicate).
     #[must_use]
-    pub fn detached(message: Message, deliveries: u32) -> Self {
+    pub fn detached(message: Message, deliveries: DeliveryCount) -> Self {
         Self {
             message,
             deliveries,
@@ -81,7 +149,7 @@ impl Delivery {
 
     /// How many times this message has been delivered to this group, this delivery included.
     #[must_use]
-    pub const fn deliveries(&self) -> u32 {
+    pub const fn deliveries(&self) -> DeliveryCount {
         self.deliveries
     }
 
@@ -96,21 +164,31 @@ impl Delivery {
         }
     }
 
-    /// Gives the message back: with `requeue` it is delivered again; without, it is dead-lettered with the
-    /// reason `"rejected"` (AMQP `basic.reject` with a dead-letter exchange).
+    /// Gives the message back: with `requeue` it is delivered again at once; without, it is
+    /// dead-lettered with the reason `"rejected"` (AMQP `basic.reject` with a dead-letter exchange).
     ///
     /// # Errors
     /// The backend's error.
-    pub async fn nack(mut self, requeue: bool) -> Result<(), TransportError> {
+    pub async fn nack(self, requeue: bool) -> Result<(), TransportError> {
+        if requeue {
+            self.requeue(Duration::ZERO).await
+        } else {
+            self.dead_letter("rejected").await
+        }
+    }
+
+    /// Delivers the message again, no sooner than `delay` from now. Returns once the requeue is
+    /// arranged; the consumer holds nothing of this delivery while the delay runs
+    /// (see [`Acker::requeue`]).
+    ///
+    /// # Errors
+    /// The backend's error; the message is then delivered again anyway (at-least-once).
+    pub async fn requeue(mut self, delay: Duration) -> Result<(), TransportError> {
         let Some(acker) = self.acker.take() else {
             return Ok(());
         };
         let message = std::mem::replace(&mut self.message, Message::placeholder());
-        if requeue {
-            acker.requeue(message).await
-        } else {
-            acker.dead_letter(message, "rejected").await
-        }
+        acker.requeue(message, delay).await
     }
 
     /// Moves the message to the dead letters with `reason`; it is never delivered again.

@@ -41,9 +41,11 @@
 //! consumer cursor and takes `&mut self`, and more consumers are made by subscribing again.
 
 mod bounded;
+mod capabilities;
 mod delivery;
 mod error;
 mod ext;
+pub mod guide;
 mod headers;
 pub mod inproc;
 mod message;
@@ -53,7 +55,8 @@ mod pairs;
 use async_trait::async_trait;
 
 pub use bounded::{bounded, Bounded, CUT_MARKER, MAX_BOUNDED_LEN};
-pub use delivery::{Acker, Delivery};
+pub use capabilities::{Capabilities, CountPrecision, SubscribeOptions};
+pub use delivery::{Acker, Delivery, DeliveryCount};
 pub use error::TransportError;
 pub use ext::{into_stream, SubscriptionStream, TransportExt};
 pub use headers::{Headers, DEAD_LETTER_REASON};
@@ -71,14 +74,40 @@ pub fn dead_letter_topic(topic: &str) -> String {
 }
 
 /// A message broker, as the saga runtime sees it. Object safe: share one `Arc<dyn Transport>`.
+///
+/// # Contract
+///
+/// Every adapter is held to these rules by the shared conformance suite
+/// ([`crate::testing::conformance::transport`]); [`guide`] explains each and names its check.
+///
+/// - **Durable publish.** `publish` returns `Ok` only once the broker has the message durably (a
+///   publisher confirm, an `XADD` reply); a message published with `Ok` is delivered to every group of
+///   the topic that existed at the time, even if the publisher stops right after.
+/// - **One subscription per (topic, group).** A group is scoped to its topic: the same group name
+///   subscribed on two topics is two independent groups, each receiving only its own topic's messages.
+/// - **Settle once, at-least-once.** A delivery is acked, requeued (with a delay) or dead-lettered once;
+///   dropped unsettled, it is delivered again. The participant runtime acks a command only after the
+///   reply publish returned `Ok`.
+/// - **Delivery counts** as precise as the broker gives them ([`DeliveryCount`], declared in
+///   [`Capabilities::delivery_count`]).
+/// - **Requeue with a delay** that holds no consumer slot or prefetch credit while it waits.
+/// - **Connection loss.** A [`Subscription`] survives a dropped connection: it reconnects with backoff,
+///   re-declares what it needs, may yield transient errors meanwhile, and keeps yielding deliveries; it
+///   returns `None` only once the transport is closed. `publish` during an outage fails with a
+///   transient error (never blocks forever, never reports `Ok` for a message the broker lacks).
+/// - **Bad input.** A message over [`Capabilities::max_message_size`] is refused on publish; adapters
+///   measure a received message before decoding its headers.
+/// - **Capabilities** are declared, not assumed: [`capabilities`](Self::capabilities).
 #[async_trait]
 pub trait Transport: Send + Sync + 'static {
-    /// Publishes `message` to every group of `topic`. May wait while a group is full (backpressure).
+    /// Publishes `message` to every group of `topic`; returns once the broker has it durably. May wait
+    /// while a group is full (backpressure).
     ///
     /// # Errors
-    /// [`TransportError::MessageTooLarge`] if the message, headers included ([`Message::size`]), exceeds
-    /// [`max_message_size`](Self::max_message_size) (checked before anything is encoded or copied; nothing
-    /// is sent), [`TransportError::Closed`], or a backend error.
+    /// [`TransportError::MessageTooLarge`] if the message exceeds
+    /// [`Capabilities::max_message_size`] (nothing is sent), [`TransportError::Closed`], or a backend
+    /// error (transient during a connection loss: the caller may publish again, and consumers
+    /// deduplicate).
     async fn publish(&self, topic: &str, message: Message) -> Result<(), TransportError>;
 
     /// Joins `group` on `topic` (creating the group if needed) and returns one consumer of it.
@@ -89,17 +118,25 @@ pub trait Transport: Send + Sync + 'static {
         &self,
         topic: &str,
         group: &str,
+        options: SubscribeOptions,
     ) -> Result<Box<dyn Subscription>, TransportError>;
 
-    /// The largest message, in bytes, this transport publishes: headers and payload, as
-    /// [`Message::size`] measures them.
-    fn max_message_size(&self) -> usize;
+    /// Removes `group` of `topic` and every message it holds (a reply channel on clean shutdown).
+    /// Removing a group that does not exist is `Ok`.
+    ///
+    /// # Errors
+    /// [`TransportError::Closed`] or a backend error.
+    async fn delete_group(&self, topic: &str, group: &str) -> Result<(), TransportError>;
+
+    /// What this transport can do.
+    fn capabilities(&self) -> Capabilities;
 }
 
 /// One consumer of a group.
 #[async_trait]
 pub trait Subscription: Send + 'static {
-    /// The next delivery; `None` once the transport is closed.
+    /// The next delivery; `None` once the transport is closed. While the connection is down it keeps
+    /// trying (with backoff) and may yield transient errors; it never ends because of a connection loss.
     ///
     /// Must be cancel safe: dropping the returned future before it completes loses no message (the
     /// runtime selects over it).
@@ -107,6 +144,7 @@ pub trait Subscription: Send + 'static {
 }
 
 #[async_trait]
+#[deny(clippy::missing_trait_methods)]
 impl<T: Transport + ?Sized> Transport for std::sync::Arc<T> {
     async fn publish(&self, topic: &str, message: Message) -> Result<(), TransportError> {
         (**self).publish(topic, message).await
@@ -116,11 +154,16 @@ impl<T: Transport + ?Sized> Transport for std::sync::Arc<T> {
         &self,
         topic: &str,
         group: &str,
+        options: SubscribeOptions,
     ) -> Result<Box<dyn Subscription>, TransportError> {
-        (**self).subscribe(topic, group).await
+        (**self).subscribe(topic, group, options).await
     }
 
-    fn max_message_size(&self) -> usize {
-        (**self).max_message_size()
+    async fn delete_group(&self, topic: &str, group: &str) -> Result<(), TransportError> {
+        (**self).delete_group(topic, group).await
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
     }
 }

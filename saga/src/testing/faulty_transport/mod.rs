@@ -14,7 +14,9 @@ use parking_lot::Mutex;
 pub use config::FaultConfig;
 use subscription::{FaultySubscription, SplitMix64};
 
-use crate::transport::{Message, Subscription, Transport, TransportError};
+use crate::transport::{
+    Capabilities, Message, SubscribeOptions, Subscription, Transport, TransportError,
+};
 
 /// Counters of the faults a [`FaultyTransport`] injected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -95,6 +97,7 @@ impl Transport for FaultyTransport {
         &self,
         topic: &str,
         group: &str,
+        options: SubscribeOptions,
     ) -> Result<Box<dyn Subscription>, TransportError> {
         let ordinal = {
             let mut ordinals = self.ordinals.lock();
@@ -108,7 +111,7 @@ impl Transport for FaultyTransport {
         for b in topic.bytes().chain([0]).chain(group.bytes()) {
             seed = (seed ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
-        let inner = self.inner.subscribe(topic, group).await?;
+        let inner = self.inner.subscribe(topic, group, options).await?;
         Ok(Box::new(FaultySubscription {
             inner,
             rng: SplitMix64(seed),
@@ -119,13 +122,18 @@ impl Transport for FaultyTransport {
         }))
     }
 
-    fn max_message_size(&self) -> usize {
-        self.inner.max_message_size()
+    async fn delete_group(&self, topic: &str, group: &str) -> Result<(), TransportError> {
+        self.inner.delete_group(topic, group).await
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::transport::TransportExt as _;
     use std::time::Duration;
 
     use super::*;
@@ -142,7 +150,7 @@ mod tests {
                 .with_reorder_rate(0.2)
                 .with_delay(0.2, Duration::from_millis(3)),
         );
-        let mut sub = faulty.subscribe("t", "g").await.expect("subscribe");
+        let mut sub = faulty.subscribe_durable("t", "g").await.expect("subscribe");
         for i in 0..50u8 {
             faulty
                 .publish("t", Message::new(MessageKind::Event, vec![i]))

@@ -70,7 +70,9 @@ impl Subscription for FaultySubscription {
                 self.rng.next_f64(),
             );
             if drop_p < self.config.drop_rate
-                && delivery.deliveries() <= self.config.max_drops_per_message
+                && !delivery
+                    .deliveries()
+                    .exceeds(self.config.max_drops_per_message)
             {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
                 drop(delivery); // unsettled: the inner transport delivers it again

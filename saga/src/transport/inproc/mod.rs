@@ -18,7 +18,10 @@ pub use dead_letters::DeadLetter;
 use shared::{Entry, Group, Shared, Topic};
 use subscription::InProcSubscription;
 
-use super::{Message, Subscription, Transport, TransportError};
+use super::{
+    Capabilities, CountPrecision, Message, SubscribeOptions, Subscription, Transport,
+    TransportError,
+};
 
 /// An in-process [`Transport`]: one queue per group, competing consumers, redelivery on nack and on drop,
 /// a bounded record of the most recent dead letters (besides the dead-letter topic), and bounded capacity
@@ -32,9 +35,9 @@ use super::{Message, Subscription, Transport, TransportError};
 ///
 /// ```
 /// # tokio_test_block_on(async {
-/// use saga::transport::{InProcTransport, Message, MessageKind, Transport};
+/// use saga::transport::{InProcTransport, Message, MessageKind, Transport, TransportExt};
 /// let transport = InProcTransport::new();
-/// let mut sub = transport.subscribe("orders", "billing").await?;
+/// let mut sub = transport.subscribe_durable("orders", "billing").await?;
 /// transport.publish("orders", Message::new(MessageKind::Event, "hello")).await?;
 /// let delivery = sub.next().await.expect("open")?;
 /// assert_eq!(&delivery.message().payload[..], b"hello");
@@ -160,10 +163,13 @@ impl Transport for InProcTransport {
         Ok(())
     }
 
+    /// Groups live as long as the transport (or until [`delete_group`](Transport::delete_group)):
+    /// `options.expire_after` is not enforced in process, where nothing outlives the process anyway.
     async fn subscribe(
         &self,
         topic: &str,
         group: &str,
+        _options: SubscribeOptions,
     ) -> Result<Box<dyn Subscription>, TransportError> {
         let shared = &self.shared;
         if shared.closed.load(Ordering::SeqCst) {
@@ -204,7 +210,31 @@ impl Transport for InProcTransport {
         }))
     }
 
-    fn max_message_size(&self) -> usize {
-        self.shared.config.max_message_size
+    async fn delete_group(&self, topic: &str, group: &str) -> Result<(), TransportError> {
+        let shared = &self.shared;
+        if shared.closed.load(Ordering::SeqCst) {
+            return Err(TransportError::Closed);
+        }
+        let Some(topic) = shared.topic(topic) else {
+            return Ok(());
+        };
+        let mut groups = topic.groups.write();
+        let kept: Vec<Arc<Group>> = groups
+            .iter()
+            .filter(|g| &*g.name != group)
+            .cloned()
+            .collect();
+        if kept.len() != groups.len() {
+            *groups = Arc::from(kept);
+        }
+        Ok(())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new(self.shared.config.max_message_size)
+            .with_per_topic_ordering(true)
+            .with_native_delay(true)
+            .with_native_dead_letter(self.shared.config.max_deliveries.is_some())
+            .with_delivery_count(CountPrecision::Exact)
     }
 }

@@ -2,11 +2,12 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::shared::{Entry, Group, Shared};
-use crate::transport::{Acker, Delivery, Message, Subscription, TransportError};
+use crate::transport::{Acker, Delivery, DeliveryCount, Message, Subscription, TransportError};
 
 pub(super) struct InProcSubscription {
     pub(super) group: Arc<Group>,
@@ -56,7 +57,7 @@ impl Subscription for InProcSubscription {
                 };
                 return Some(Ok(Delivery::new(
                     entry.message,
-                    entry.deliveries,
+                    DeliveryCount::Exact(entry.deliveries),
                     Box::new(acker),
                 )));
             }
@@ -89,8 +90,21 @@ impl Acker for InProcAcker {
         Ok(())
     }
 
-    async fn requeue(self: Box<Self>, message: Message) -> Result<(), TransportError> {
-        self.requeue_now(message);
+    async fn requeue(
+        self: Box<Self>,
+        message: Message,
+        delay: Duration,
+    ) -> Result<(), TransportError> {
+        if delay.is_zero() {
+            self.requeue_now(message);
+        } else {
+            // The message waits on a timer of its own, not in the consumer: the consumer is free at
+            // once. It keeps its place in the group's capacity (it is still queued, just not yet due).
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                self.requeue_now(message);
+            });
+        }
         Ok(())
     }
 
@@ -105,6 +119,7 @@ impl Acker for InProcAcker {
         Ok(())
     }
 
+    /// Pushes the message back at once: a queue push under a lock, no runtime needed.
     fn abandon(self: Box<Self>, message: Message) {
         self.requeue_now(message);
     }
