@@ -41,6 +41,15 @@ pub enum Error {
         #[source]
         source: sqlx::Error,
     },
+    /// A stored row does not decode (a value this crate never writes, e.g. an unknown inbox status):
+    /// the row was changed by hand or by another program. Not transient.
+    #[error("{backend}: {message}")]
+    Corrupt {
+        /// The backend.
+        backend: &'static str,
+        /// What did not decode (bounded; never the stored payload).
+        message: String,
+    },
     /// A database call failed (outside the saga log contract, e.g. in the inbox).
     #[error("{backend} error: {message}")]
     Database {

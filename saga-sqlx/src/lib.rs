@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod batch;
+mod claim;
 mod config;
 mod error;
 mod group_commit;

@@ -2,14 +2,13 @@
 
 use async_trait::async_trait;
 use futures::TryStreamExt as _;
-use saga::log::{
-    Append, Claim, ClaimTarget, Lease, ListQuery, LogRecord, NewSaga, SagaInstance, SagaSnapshot,
-};
+use saga::log::{Append, Claim, Lease, ListQuery, LogRecord, NewSaga, SagaInstance, SagaSnapshot};
 use saga::{LogError, SagaId, SagaLog};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool};
 use sqlx::Executor as _;
 
 use crate::batch::WriteResult;
+use crate::claim::{self, Target};
 use crate::config::{SecretUrl, SqlLogConfig};
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
@@ -222,23 +221,21 @@ impl SagaLog for MySqlSagaLog {
     }
 
     async fn claim(&self, claim: Claim) -> Result<saga::log::ClaimBatch, LogError> {
+        let target = claim::target(BACKEND, claim.target)?;
         let mut tx = self.core.pool.begin().await.map_err(db)?;
-        let query = match claim.target {
-            ClaimTarget::Recoverable { limit, after } => {
-                sqlx::query_scalar(&self.core.sql.claimable)
-                    .bind(&claim.definition)
-                    .bind(i64::from(claim.definition_version))
-                    .bind(after.map(bin))
-                    .bind(after.map(bin))
-                    .bind(&claim.owner)
-                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            }
-            ClaimTarget::One(id) => sqlx::query_scalar(&self.core.sql.claimable_one)
+        let query = match target {
+            Target::Page { limit, after } => sqlx::query_scalar(&self.core.sql.claimable)
+                .bind(&claim.definition)
+                .bind(i64::from(claim.definition_version))
+                .bind(after.map(bin))
+                .bind(after.map(bin))
+                .bind(&claim.owner)
+                .bind(limit),
+            Target::One(id) => sqlx::query_scalar(&self.core.sql.claimable_one)
                 .bind(bin(id))
                 .bind(&claim.definition)
                 .bind(i64::from(claim.definition_version))
                 .bind(&claim.owner),
-            _ => return Ok(saga::log::ClaimBatch::default()),
         };
         let ids: Vec<Vec<u8>> = query.fetch_all(&mut *tx).await.map_err(db)?;
         let mut out = Vec::with_capacity(ids.len());

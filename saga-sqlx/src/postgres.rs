@@ -1,13 +1,14 @@
 //! [`PostgresSagaLog`]: the saga log on PostgreSQL.
 
 use async_trait::async_trait;
-use saga::log::{Append, Claim, ClaimTarget, Lease, ListQuery, NewSaga, SagaSnapshot};
+use saga::log::{Append, Claim, Lease, ListQuery, NewSaga, SagaSnapshot};
 use saga::{LogError, SagaId, SagaLog};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgRow};
 use sqlx::Row;
 use uuid::Uuid;
 
 use crate::batch::WriteResult;
+use crate::claim::{self, Target};
 use crate::config::{SecretUrl, SqlLogConfig};
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
@@ -155,12 +156,6 @@ impl PostgresSagaLog {
     }
 }
 
-/// The last parameter of a claim.
-enum Last {
-    Page(i64, Option<Uuid>),
-    Id(Uuid),
-}
-
 fn saga_id(row: &PgRow, column: &str) -> Result<SagaId, sqlx::Error> {
     row.try_get(column).map(SagaId::from_uuid)
 }
@@ -205,25 +200,19 @@ impl SagaLog for PostgresSagaLog {
     }
 
     async fn claim(&self, claim: Claim) -> Result<saga::log::ClaimBatch, LogError> {
-        let (statement, last) = match claim.target {
-            ClaimTarget::Recoverable { limit, after } => (
-                &self.core.sql.claim_recoverable,
-                Last::Page(
-                    i64::try_from(limit).unwrap_or(i64::MAX),
-                    after.map(|a| *a.as_uuid()),
-                ),
-            ),
-            ClaimTarget::One(id) => (&self.core.sql.claim_one, Last::Id(*id.as_uuid())),
-            _ => return Ok(saga::log::ClaimBatch::default()),
+        let target = claim::target(BACKEND, claim.target)?;
+        let statement = match target {
+            Target::Page { .. } => &self.core.sql.claim_recoverable,
+            Target::One(_) => &self.core.sql.claim_one,
         };
         let query = sqlx::query(statement)
             .bind(&claim.definition)
             .bind(i64::from(claim.definition_version))
             .bind(&claim.owner)
             .bind(millis(claim.lease_ttl));
-        let query = match last {
-            Last::Page(limit, after) => query.bind(limit).bind(after),
-            Last::Id(id) => query.bind(id),
+        let query = match target {
+            Target::Page { limit, after } => query.bind(limit).bind(after.map(|a| *a.as_uuid())),
+            Target::One(id) => query.bind(*id.as_uuid()),
         };
         let rows = query
             .fetch_all(&self.core.pool)

@@ -3,9 +3,7 @@
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use saga::log::{
-    Append, Claim, ClaimTarget, Lease, ListQuery, LogRecord, NewSaga, SagaInstance, SagaSnapshot,
-};
+use saga::log::{Append, Claim, Lease, ListQuery, LogRecord, NewSaga, SagaInstance, SagaSnapshot};
 use saga::{LogError, SagaId, SagaLog};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqliteRow,
@@ -14,6 +12,7 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use crate::batch::WriteResult;
+use crate::claim::{self, Target};
 use crate::config::{SecretUrl, SqlLogConfig};
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
@@ -225,22 +224,20 @@ impl SagaLog for SqliteSagaLog {
     }
 
     async fn claim(&self, claim: Claim) -> Result<saga::log::ClaimBatch, LogError> {
+        let target = claim::target(BACKEND, claim.target)?;
         let mut tx = self.core.pool.begin_with(BEGIN).await.map_err(db)?;
-        let query = match claim.target {
-            ClaimTarget::Recoverable { limit, after } => {
-                sqlx::query_scalar(&self.core.sql.claimable)
-                    .bind(&claim.definition)
-                    .bind(i64::from(claim.definition_version))
-                    .bind(&claim.owner)
-                    .bind(after.map(|a| a.to_string()))
-                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            }
-            ClaimTarget::One(id) => sqlx::query_scalar(&self.core.sql.claimable_one)
+        let query = match target {
+            Target::Page { limit, after } => sqlx::query_scalar(&self.core.sql.claimable)
+                .bind(&claim.definition)
+                .bind(i64::from(claim.definition_version))
+                .bind(&claim.owner)
+                .bind(after.map(|a| a.to_string()))
+                .bind(limit),
+            Target::One(id) => sqlx::query_scalar(&self.core.sql.claimable_one)
                 .bind(&claim.definition)
                 .bind(i64::from(claim.definition_version))
                 .bind(&claim.owner)
                 .bind(id.to_string()),
-            _ => return Ok(saga::log::ClaimBatch::default()),
         };
         let ids: Vec<String> = query.fetch_all(&mut *tx).await.map_err(db)?;
         let mut out = Vec::with_capacity(ids.len());
