@@ -44,8 +44,11 @@ impl Default for SqlLogConfig {
 
 impl SqlLogConfig {
     /// Prefix of every table the crate creates (`<prefix>saga_instances`, `<prefix>saga_step_logs`,
-    /// `<prefix>saga_inbox`, `<prefix>saga_migrations`). It must match `[A-Za-z_][A-Za-z0-9_]{0,30}` (or be
-    /// empty); `connect` rejects anything else with [`Error::InvalidTablePrefix`].
+    /// `<prefix>saga_inbox`, `<prefix>saga_migrations`). It must match `[a-z_][a-z0-9_]{0,30}` (or be
+    /// empty); `connect` and `with_pool` reject anything else with [`Error::InvalidTablePrefix`].
+    ///
+    /// Lower case only, on every backend: PostgreSQL folds unquoted names to lower case, so `App_` and
+    /// `app_` would silently share tables there while MySQL/MariaDB kept them apart.
     #[must_use]
     pub fn with_table_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.table_prefix = prefix.into();
@@ -114,29 +117,41 @@ impl SqlLogConfig {
     /// Checks the table prefix.
     ///
     /// # Errors
-    /// [`Error::InvalidTablePrefix`] if it is not an identifier of at most 31 characters.
+    /// [`Error::InvalidTablePrefix`] if it does not match `[a-z_][a-z0-9_]{0,30}`; the error says why.
     pub fn validate(&self) -> Result<()> {
         validate_prefix(&self.table_prefix)
     }
 }
 
-/// Checks that `prefix` is empty or matches `[A-Za-z_][A-Za-z0-9_]{0,30}`.
+/// Checks that `prefix` is empty or matches `[a-z_][a-z0-9_]{0,30}`.
+///
+/// Lower case only, on every backend: PostgreSQL folds unquoted identifiers to lower case (so `App_` and
+/// `app_` would name the same tables there) while MySQL/MariaDB on Linux keeps them apart. One rule for
+/// all backends means a prefix names the same tables wherever the log lives.
 pub(crate) fn validate_prefix(prefix: &str) -> Result<()> {
-    let mut chars = prefix.chars();
-    let ok = match chars.next() {
-        None => true,
-        Some(first) => {
-            (first.is_ascii_alphabetic() || first == '_')
-                && prefix.len() <= 31
-                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        }
-    };
-    if ok {
-        Ok(())
+    let reason = if prefix.len() > 31 {
+        Some("it is longer than 31 characters")
+    } else if prefix.starts_with(|c: char| c.is_ascii_digit()) {
+        Some("it starts with a digit")
+    } else if prefix.contains(|c: char| c.is_ascii_uppercase()) {
+        Some(
+            "upper-case letters are not allowed: PostgreSQL folds unquoted names to lower case, so \
+             prefixes differing only in case would share tables there",
+        )
+    } else if !prefix
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        Some("only a-z, 0-9 and _ are allowed")
     } else {
-        Err(Error::InvalidTablePrefix {
+        None
+    };
+    match reason {
+        None => Ok(()),
+        Some(reason) => Err(Error::InvalidTablePrefix {
             prefix: prefix.chars().take(40).collect(),
-        })
+            reason,
+        }),
     }
 }
 
@@ -232,15 +247,26 @@ mod tests {
 
     #[test]
     fn prefixes_are_identifiers() {
-        for ok in ["", "app_", "_x", "A1_b2", &"a".repeat(31)] {
+        for ok in ["", "app_", "_x", "a1_b2", &"a".repeat(31)] {
             assert!(validate_prefix(ok).is_ok(), "{ok:?} is valid");
         }
-        for bad in ["1app", "app-", "a b", "x;drop", "é", &"a".repeat(32)] {
+        for bad in [
+            "1app",
+            "app-",
+            "a b",
+            "x;drop",
+            "é",
+            "App_",
+            "A1_b2",
+            &"a".repeat(32),
+        ] {
             assert!(
                 matches!(validate_prefix(bad), Err(Error::InvalidTablePrefix { .. })),
                 "{bad:?} is rejected"
             );
         }
+        let upper = validate_prefix("App_").expect_err("upper case").to_string();
+        assert!(upper.contains("lower case"), "{upper}");
     }
 
     #[test]

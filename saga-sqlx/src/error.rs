@@ -7,11 +7,14 @@ use saga::LogError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The table prefix is not an identifier matching `[A-Za-z_][A-Za-z0-9_]{0,30}`.
-    #[error("invalid table prefix {prefix:?}: expected [A-Za-z_][A-Za-z0-9_]{{0,30}}")]
+    /// The table prefix does not match `[a-z_][a-z0-9_]{0,30}` (lower case only, so that a prefix names
+    /// the same tables on every backend).
+    #[error("invalid table prefix {prefix:?}: {reason} (expected [a-z_][a-z0-9_]{{0,30}})")]
     InvalidTablePrefix {
         /// The rejected prefix (truncated).
         prefix: String,
+        /// Why it was rejected.
+        reason: &'static str,
     },
     /// Opening the database failed. `url` has its password redacted.
     #[error("cannot connect to {backend} at {url}: {message}")]
