@@ -1,6 +1,5 @@
-//! Configuration of the SQL logs: [`SqlLogConfig`], table prefixes and credential redaction.
+//! Configuration of the SQL logs: [`SqlLogConfig`] and the table-prefix rule.
 
-use std::fmt;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -155,92 +154,6 @@ pub(crate) fn validate_prefix(prefix: &str) -> Result<()> {
     }
 }
 
-/// A connection URL whose `Debug` and `Display` hide the password.
-#[derive(Clone)]
-pub(crate) struct SecretUrl {
-    url: String,
-    password: Option<String>,
-}
-
-impl SecretUrl {
-    pub(crate) fn new(url: &str) -> Self {
-        let password = password_of(url);
-        Self {
-            url: url.to_owned(),
-            password,
-        }
-    }
-
-    /// The full URL, for the driver only.
-    pub(crate) fn expose(&self) -> &str {
-        &self.url
-    }
-
-    /// Replaces the password wherever it occurs in `text`.
-    pub(crate) fn scrub(&self, text: &str) -> String {
-        match &self.password {
-            Some(p) if !p.is_empty() => text.replace(p.as_str(), "***"),
-            _ => text.to_owned(),
-        }
-    }
-}
-
-impl fmt::Debug for SecretUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact_url(&self.url))
-    }
-}
-
-impl fmt::Display for SecretUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact_url(&self.url))
-    }
-}
-
-/// The password part of `scheme://user:password@host/...`, if any.
-fn password_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?']).next()?;
-    let userinfo = authority.rsplit_once('@')?.0;
-    let password = userinfo.split_once(':')?.1;
-    Some(password.to_owned())
-}
-
-/// `url` with its password (and any `password=` query parameter) replaced by `***`, for messages.
-///
-/// ```
-/// assert_eq!(
-///     saga_sqlx::redact_url("postgres://app:hunter2@db:5432/orders"),
-///     "postgres://app:***@db:5432/orders"
-/// );
-/// ```
-#[must_use]
-pub fn redact_url(url: &str) -> String {
-    let mut out = match password_of(url) {
-        Some(p) if !p.is_empty() => {
-            let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-            let authority_len = rest.find(['/', '?']).unwrap_or(rest.len());
-            let at = rest[..authority_len].rfind('@').unwrap_or(0);
-            let (userinfo, tail) = rest.split_at(at);
-            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            format!("{scheme}://{user}:***{tail}")
-        }
-        _ => url.to_owned(),
-    };
-    if let Some(q) = out.find('?') {
-        let (head, query) = out.split_at(q + 1);
-        let query: Vec<String> = query
-            .split('&')
-            .map(|kv| match kv.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => kv.to_owned(),
-            })
-            .collect();
-        out = format!("{head}{}", query.join("&"));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,21 +180,5 @@ mod tests {
         }
         let upper = validate_prefix("App_").expect_err("upper case").to_string();
         assert!(upper.contains("lower case"), "{upper}");
-    }
-
-    #[test]
-    fn urls_are_redacted() {
-        assert_eq!(
-            redact_url("mysql://root:s3cr%40t@127.0.0.1:3306/test?password=x&ssl=1"),
-            "mysql://root:***@127.0.0.1:3306/test?password=***&ssl=1"
-        );
-        assert_eq!(redact_url("sqlite://saga.db"), "sqlite://saga.db");
-        assert_eq!(
-            redact_url("postgres://postgres@127.0.0.1/test"),
-            "postgres://postgres@127.0.0.1/test"
-        );
-        let s = SecretUrl::new("postgres://u:secret@h/d");
-        assert!(!format!("{s:?} {s}").contains("secret"));
-        assert_eq!(s.scrub("auth failed: secret"), "auth failed: ***");
     }
 }

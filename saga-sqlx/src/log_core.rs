@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use sqlx::pool::PoolOptions;
 
-use crate::config::{SecretUrl, SqlLogConfig};
+use crate::config::SqlLogConfig;
 use crate::error::{Error, Result};
 use crate::schema::{Dialect, Tables};
+use crate::secret::SecretUrl;
 use crate::stats::Counters;
 
 /// The state of one backend's log, shared by its clones. `S` is the backend's prepared SQL.
@@ -78,7 +79,7 @@ pub(crate) async fn open<DB: sqlx::Database>(
         url: secret.to_string(),
         message: secret.scrub(&e.to_string()),
         transient: crate::error::is_transient(&e),
-        source: e,
+        source: secret.scrub_error(e),
     };
     let options = options(secret.expose()).map_err(connect_err)?;
     let opened = pool(

@@ -9,11 +9,12 @@ use sqlx::Executor as _;
 
 use crate::batch::WriteResult;
 use crate::claim::{self, Target};
-use crate::config::{SecretUrl, SqlLogConfig};
+use crate::config::SqlLogConfig;
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
 use crate::rows::{self, millis, InstanceRow};
 use crate::schema::Dialect;
+use crate::secret::SecretUrl;
 
 mod batch;
 mod lit;

@@ -9,11 +9,12 @@ use uuid::Uuid;
 
 use crate::batch::WriteResult;
 use crate::claim::{self, Target};
-use crate::config::{SecretUrl, SqlLogConfig};
+use crate::config::SqlLogConfig;
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
 use crate::rows::{self, event_rows, millis, to_i64, Columns as _, RecordRow};
 use crate::schema::Dialect;
+use crate::secret::SecretUrl;
 
 mod batch;
 mod sql;
