@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use sqlx::pool::PoolOptions;
+use sqlx::Connection as _;
 
 use crate::config::SqlLogConfig;
 use crate::error::{Error, Result};
@@ -62,9 +63,15 @@ impl<DB: sqlx::Database, S> LogCore<DB, S> {
     }
 }
 
-/// The skeleton of every `connect`: validates `config`, parses `url` with `options`, opens a pool sized
-/// and timed by `config` (then adjusted by `pool`, e.g. a per-connection session setup) and returns it
-/// with the URL kept secret. Errors carry the redacted URL and a message without the password.
+/// The skeleton of every `connect`: validates `config`, parses `url` with `options`, opens one direct
+/// connection to learn whether the database is there, then a pool sized and timed by `config` (then
+/// adjusted by `pool`, e.g. a per-connection session setup), and returns it with the URL kept secret.
+/// Errors carry the redacted URL and a message without the password.
+///
+/// The direct connection is what makes the error name its cause: a pool retries a refused connection
+/// until its acquire timeout and then reports only "pool timed out". It is bounded by the acquire
+/// timeout too, and closed once it succeeded; the pool then opens its connections as they are needed
+/// (at once, for the migrations), so a `connect` still opens one connection at a time.
 pub(crate) async fn open<DB: sqlx::Database>(
     backend: &'static str,
     url: &str,
@@ -82,14 +89,23 @@ pub(crate) async fn open<DB: sqlx::Database>(
         source: secret.scrub_error(e),
     };
     let options = options(secret.expose()).map_err(connect_err)?;
+    let wait = config.acquire_timeout();
+    let probe = tokio::time::timeout(wait, DB::Connection::connect_with(&options)).await;
+    match probe {
+        Ok(Ok(conn)) => conn.close().await.map_err(connect_err)?,
+        Ok(Err(e)) => return Err(connect_err(e)),
+        Err(_) => {
+            let message = format!("no connection within {wait:?}");
+            let timed_out = std::io::Error::new(std::io::ErrorKind::TimedOut, message);
+            return Err(connect_err(sqlx::Error::Io(timed_out)));
+        }
+    }
     let opened = pool(
         PoolOptions::<DB>::new()
             .max_connections(config.max_connections())
-            .acquire_timeout(config.acquire_timeout()),
+            .acquire_timeout(wait),
     )
-    .connect_with(options)
-    .await
-    .map_err(connect_err)?;
+    .connect_lazy_with(options);
     Ok((opened, secret))
 }
 
