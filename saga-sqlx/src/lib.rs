@@ -8,6 +8,7 @@ mod error;
 mod group_commit;
 mod inbox;
 mod log_core;
+mod migrate;
 mod rows;
 mod schema;
 mod secret;

@@ -1,6 +1,7 @@
 //! What every backend's log holds and does alike: the pool, the table names, the prepared SQL, the
 //! commit counters and the redacted URL ([`LogCore`]); the skeleton of `connect` ([`open`]); and the
-//! public accessors and `Debug` of each log type ([`sql_log_api!`]).
+//! public accessors and `Debug` of each log type ([`sql_log_api!`]). Migrations are in
+//! [`migrate`](crate::migrate).
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use sqlx::Connection as _;
 
 use crate::config::SqlLogConfig;
 use crate::error::{Error, Result};
-use crate::schema::{Dialect, Tables};
+use crate::schema::Tables;
 use crate::secret::SecretUrl;
 use crate::stats::Counters;
 
@@ -109,70 +110,13 @@ pub(crate) async fn open<DB: sqlx::Database>(
     Ok((opened, secret))
 }
 
-/// The error of migration `version` of `backend`.
-pub(crate) fn migrate_error(backend: &'static str, version: i64) -> impl Fn(sqlx::Error) -> Error {
-    move |e: sqlx::Error| Error::Migrate {
-        backend,
-        version,
-        message: e.to_string(),
-        source: e,
-    }
-}
-
-/// Applies the migrations of `dialect` that `<prefix>saga_migrations` does not list yet, on `conn` (the
-/// caller holds the lock or transaction that serializes migrations). A statement whose error `skip`
-/// accepts counts as already applied.
-pub(crate) async fn apply_migrations<DB>(
-    conn: &mut DB::Connection,
-    backend: &'static str,
-    tables: &Tables,
-    dialect: Dialect,
-    skip: fn(&sqlx::Error) -> bool,
-) -> Result<()>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
-    usize: sqlx::ColumnIndex<DB::Row>,
-{
-    let fail = |version| migrate_error(backend, version);
-    let m = &tables.migrations;
-    sqlx::query(&dialect.migrations_table(m))
-        .execute(&mut *conn)
-        .await
-        .map_err(fail(0))?;
-    let applied: Vec<i64> = sqlx::query_scalar(&format!("SELECT version FROM {m}"))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(fail(0))?;
-    for (version, statements) in tables.migrations(dialect) {
-        if applied.contains(&version) {
-            continue;
-        }
-        for statement in statements {
-            match sqlx::query(&statement).execute(&mut *conn).await {
-                Ok(_) => {}
-                Err(e) if skip(&e) => {}
-                Err(e) => return Err(fail(version)(e)),
-            }
-        }
-        sqlx::query(&dialect.record_migration(m))
-            .bind(version)
-            .execute(&mut *conn)
-            .await
-            .map_err(fail(version))?;
-    }
-    Ok(())
-}
-
-/// The `Debug` impl, `connect` and the accessors `pool`, `inbox`, `stats` and `table_prefix` of a log
-/// type `$log` (pool type `$pool`) with a field `core: LogCore<$db, _>`, an associated `async fn open(url, &config)` (its
+/// The `Debug` impl, `connect` and the accessors `pool`, `inbox`, `stats`, `table_prefix` and
+/// `drop_tables` of a log type `$log` (pool type `$pool`, SQL dialect `$dialect`) with a field `core: LogCore<$db, _>`, an associated `async fn open(url, &config)` (its
 /// [`open`] call), `with_pool` and `migrate`. Each public method takes its documentation from the
 /// invocation.
 macro_rules! sql_log_api {
     (
-        $log:ident, $db:ty, $pool:ty;
+        $log:ident, $db:ty, $pool:ty, $dialect:expr;
         $(#[$connect_doc:meta])* connect;
         $(#[$pool_doc:meta])* pool;
         $(#[$inbox_doc:meta])* inbox;
@@ -227,21 +171,20 @@ macro_rules! sql_log_api {
                 &self.core.tables.prefix
             }
 
-            /// Drops this prefix's tables (step logs, inbox, instances, migrations) with everything
+            /// Drops this prefix's tables (migrations, step logs, inbox, instances) with everything
             /// in them: for tests and demos that created a throw-away prefix. The log is unusable
             /// afterwards until [`migrate`](Self::migrate) runs again.
+            ///
+            /// On PostgreSQL and SQLite the drops are one transaction. MySQL/MariaDB commit each DDL
+            /// statement on its own, so the migrations table goes first there: an interrupted drop
+            /// leaves tables that the next `migrate` completes, never a migration record that
+            /// vouches for missing tables.
             ///
             /// # Errors
             /// [`Error::Database`](crate::Error::Database).
             pub async fn drop_tables(&self) -> $crate::Result<()> {
-                let t = &self.core.tables;
-                for table in [&t.logs, &t.inbox, &t.instances, &t.migrations] {
-                    sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
-                        .execute(&self.core.pool)
-                        .await
-                        .map_err(|e| $crate::Error::database(BACKEND, e))?;
-                }
-                Ok(())
+                $crate::migrate::drop_tables(&self.core.pool, BACKEND, &self.core.tables, $dialect)
+                    .await
             }
         }
     };

@@ -12,6 +12,7 @@ use crate::claim::{self, Target};
 use crate::config::SqlLogConfig;
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
+use crate::migrate;
 use crate::rows::{self, millis, InstanceRow};
 use crate::schema::Dialect;
 use crate::secret::SecretUrl;
@@ -41,7 +42,7 @@ pub struct MySqlSagaLog {
 }
 
 sql_log_api! {
-    MySqlSagaLog, sqlx::MySql, MySqlPool;
+    MySqlSagaLog, sqlx::MySql, MySqlPool, Dialect::MySql;
     /// Connects a pool to `url` (`mysql://user:password@host:3306/db`) and, unless turned off in
     /// `config`, runs the migrations.
     ///
@@ -96,7 +97,7 @@ impl MySqlSagaLog {
     /// # Errors
     /// [`Error::Migrate`](crate::Error::Migrate).
     pub async fn migrate(&self) -> Result<()> {
-        let fail = |version| log_core::migrate_error(BACKEND, version);
+        let fail = |version| migrate::migrate_error(BACKEND, version);
         let mut conn = self.core.pool.acquire().await.map_err(fail(0))?;
         let lock = format!("saga-sqlx/{}", self.core.tables.prefix);
         sqlx::query("SELECT GET_LOCK(?, 60)")
@@ -105,7 +106,7 @@ impl MySqlSagaLog {
             .await
             .map_err(fail(0))?;
         let tables = &self.core.tables;
-        let result = log_core::apply_migrations::<sqlx::MySql>(
+        let result = migrate::apply_migrations::<sqlx::MySql>(
             &mut conn,
             BACKEND,
             tables,

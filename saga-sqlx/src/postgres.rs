@@ -12,6 +12,7 @@ use crate::claim::{self, Target};
 use crate::config::SqlLogConfig;
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
+use crate::migrate;
 use crate::rows::{self, event_rows, millis, to_i64, Columns as _, RecordRow};
 use crate::schema::Dialect;
 use crate::secret::SecretUrl;
@@ -32,7 +33,7 @@ pub struct PostgresSagaLog {
 }
 
 sql_log_api! {
-    PostgresSagaLog, sqlx::Postgres, PgPool;
+    PostgresSagaLog, sqlx::Postgres, PgPool, Dialect::Postgres;
     /// Connects a pool to `url` (`postgres://user:password@host:port/db`) and, unless turned off in
     /// `config`, runs the migrations.
     ///
@@ -70,14 +71,14 @@ impl PostgresSagaLog {
     /// # Errors
     /// [`Error::Migrate`](crate::Error::Migrate).
     pub async fn migrate(&self) -> Result<()> {
-        let fail = |version| log_core::migrate_error(BACKEND, version);
+        let fail = |version| migrate::migrate_error(BACKEND, version);
         let mut tx = self.core.pool.begin().await.map_err(fail(0))?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
             .bind(format!("saga-sqlx/{}", self.core.tables.prefix))
             .execute(&mut *tx)
             .await
             .map_err(fail(0))?;
-        log_core::apply_migrations::<sqlx::Postgres>(
+        migrate::apply_migrations::<sqlx::Postgres>(
             &mut tx,
             BACKEND,
             &self.core.tables,

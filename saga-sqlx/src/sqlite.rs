@@ -16,6 +16,7 @@ use crate::claim::{self, Target};
 use crate::config::SqlLogConfig;
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
+use crate::migrate;
 use crate::rows::{self, event_rows, millis, to_i64, InstanceRow};
 use crate::schema::Dialect;
 use crate::secret::SecretUrl;
@@ -43,7 +44,7 @@ pub struct SqliteSagaLog {
 }
 
 sql_log_api! {
-    SqliteSagaLog, sqlx::Sqlite, SqlitePool;
+    SqliteSagaLog, sqlx::Sqlite, SqlitePool, Dialect::Sqlite;
     /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db`) and, unless turned
     /// off in `config`, runs the migrations.
     ///
@@ -91,9 +92,9 @@ impl SqliteSagaLog {
     /// # Errors
     /// [`Error::Migrate`](crate::Error::Migrate).
     pub async fn migrate(&self) -> Result<()> {
-        let fail = |version| log_core::migrate_error(BACKEND, version);
+        let fail = |version| migrate::migrate_error(BACKEND, version);
         let mut tx = self.core.pool.begin_with(BEGIN).await.map_err(fail(0))?;
-        log_core::apply_migrations::<sqlx::Sqlite>(
+        migrate::apply_migrations::<sqlx::Sqlite>(
             &mut tx,
             BACKEND,
             &self.core.tables,
