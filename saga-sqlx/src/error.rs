@@ -163,6 +163,21 @@ pub(crate) fn store_error(backend: &'static str, error: sqlx::Error) -> StoreErr
     .with_source(error)
 }
 
+/// The error for a column of saga `saga_id` that sqlx could not read: [`LogError::Corrupt`] when the
+/// stored value does not decode (wrong type, not UTF-8, out of range), [`LogError::Backend`] otherwise.
+pub(crate) fn decode_error(
+    backend: &'static str,
+    saga_id: saga::SagaId,
+    error: sqlx::Error,
+) -> LogError {
+    match error {
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+            corrupt(saga_id, error.to_string())
+        }
+        other => log_error(backend, other),
+    }
+}
+
 /// A stored value out of range or unparseable.
 pub(crate) fn corrupt(saga_id: saga::SagaId, message: impl Into<String>) -> LogError {
     LogError::Corrupt {

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use futures::TryStreamExt as _;
-use saga::log::{Append, Claim, Lease, ListQuery, LogRecord, NewSaga, SagaInstance, SagaSnapshot};
+use saga::log::{Append, Claim, Lease, ListQuery, NewSaga, SagaInstance, SagaSnapshot};
 use saga::{LogError, SagaId, SagaLog};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool};
 use sqlx::Executor as _;
@@ -13,7 +13,7 @@ use crate::config::SqlLogConfig;
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
 use crate::migrate;
-use crate::rows::{self, millis, InstanceRow};
+use crate::rows::{self, millis};
 use crate::schema::Dialect;
 use crate::secret::SecretUrl;
 
@@ -171,19 +171,6 @@ impl MySqlSagaLog {
             .map_err(db)?;
         Err(rows::diagnose(a, rows::current(BACKEND, found)?))
     }
-
-    async fn records_in(
-        &self,
-        conn: &mut MySqlConnection,
-        id: SagaId,
-    ) -> Result<Vec<LogRecord>, LogError> {
-        let rows = sqlx::query(&self.core.sql.records)
-            .bind(bin(id))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?;
-        rows::records(BACKEND, id, &rows)
-    }
 }
 
 /// Error 1061, duplicate key name: an index left by an interrupted migration.
@@ -240,29 +227,22 @@ impl SagaLog for MySqlSagaLog {
                 .bind(&claim.owner),
         };
         let ids: Vec<Vec<u8>> = query.fetch_all(&mut *tx).await.map_err(db)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            sqlx::query(&self.core.sql.take)
-                .bind(&claim.owner)
-                .bind(&claim.owner)
-                .bind(millis(claim.lease_ttl))
-                .bind(&id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            let row = sqlx::query(&self.core.sql.taken)
-                .bind(&id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
-            let instance = InstanceRow::decode(&row).map_err(db)?.into_instance()?;
-            let records = self.records_in(&mut tx, instance.id).await?;
-            out.push(rows::claimed(SagaSnapshot { instance, records }));
-        }
-        tx.commit().await.map_err(db)?;
-        self.core.counters.commit();
-        self.core.counters.claimed(out.len());
-        Ok(out.into())
+        // A BINARY(16) column always holds 16 bytes; anything else is left alone, untaken.
+        let candidates = ids
+            .into_iter()
+            .filter_map(|raw| Some((SagaId::from_uuid(uuid::Uuid::from_slice(&raw).ok()?), raw)));
+        let (sql, lease_ms) = (&self.core.sql.taking, millis(claim.lease_ttl));
+        let counters = &self.core.counters;
+        claim::take_each::<sqlx::MySql, _>(
+            tx,
+            BACKEND,
+            candidates,
+            sql,
+            &claim.owner,
+            lease_ms,
+            counters,
+        )
+        .await
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {

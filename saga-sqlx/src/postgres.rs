@@ -8,12 +8,12 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use crate::batch::WriteResult;
-use crate::claim::{self, Target};
+use crate::claim::{self, Outcome, Target};
 use crate::config::SqlLogConfig;
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
 use crate::migrate;
-use crate::rows::{self, event_rows, millis, to_i64, Columns as _, RecordRow};
+use crate::rows::{self, event_rows, millis, to_i64};
 use crate::schema::Dialect;
 use crate::secret::SecretUrl;
 
@@ -138,24 +138,6 @@ impl PostgresSagaLog {
             .map_err(|e| log_error(BACKEND, e))?;
         Err(rows::diagnose(a, rows::current(BACKEND, found)?))
     }
-
-    async fn records_of(
-        &self,
-        ids: &[Uuid],
-    ) -> Result<Vec<(SagaId, saga::log::LogRecord)>, LogError> {
-        let rows = sqlx::query(&self.core.sql.records_of)
-            .bind(ids)
-            .fetch_all(&self.core.pool)
-            .await
-            .map_err(|e| log_error(BACKEND, e))?;
-        rows.iter()
-            .map(|row| {
-                let id = row.saga_id("saga_id").map_err(|e| log_error(BACKEND, e))?;
-                let rec = RecordRow::decode(row).map_err(|e| log_error(BACKEND, e))?;
-                Ok((id, rec.into_record(id)?))
-            })
-            .collect()
-    }
 }
 
 fn saga_id(row: &PgRow, column: &str) -> Result<SagaId, sqlx::Error> {
@@ -221,19 +203,21 @@ impl SagaLog for PostgresSagaLog {
             .await
             .map_err(|e| log_error(BACKEND, e))?;
         self.core.counters.commit();
-        let mut claimed = rows::instances(BACKEND, &rows)?;
-        if claimed.is_empty() {
-            return Ok(saga::log::ClaimBatch::default());
+        let mut outcome = Outcome::default();
+        for (id, rows) in rows::by_saga(BACKEND, &rows)? {
+            outcome.add(id, rows::loaded(BACKEND, id, rows))?;
         }
-        claimed.sort_by_key(|i| i.id);
-        self.core.counters.claimed(claimed.len());
-        let ids: Vec<Uuid> = claimed.iter().map(|i| *i.id.as_uuid()).collect();
-        let records = self.records_of(&ids).await?;
-        Ok(rows::snapshots(claimed, records)
-            .into_iter()
-            .map(rows::claimed)
-            .collect::<Vec<_>>()
-            .into())
+        let corrupt: Vec<Uuid> = outcome.corrupt_ids().map(|id| *id.as_uuid()).collect();
+        if !corrupt.is_empty() {
+            sqlx::query(&self.core.sql.release)
+                .bind(corrupt)
+                .bind(&claim.owner)
+                .execute(&self.core.pool)
+                .await
+                .map_err(|e| log_error(BACKEND, e))?;
+            self.core.counters.commit();
+        }
+        Ok(outcome.finish(&self.core.counters))
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<saga::log::SagaInstance>, LogError> {

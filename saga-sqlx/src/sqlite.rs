@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use saga::log::{Append, Claim, Lease, ListQuery, LogRecord, NewSaga, SagaInstance, SagaSnapshot};
+use saga::log::{Append, Claim, Lease, ListQuery, NewSaga, SagaInstance, SagaSnapshot};
 use saga::{LogError, SagaId, SagaLog};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqliteRow,
@@ -17,7 +17,7 @@ use crate::config::SqlLogConfig;
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
 use crate::migrate;
-use crate::rows::{self, event_rows, millis, to_i64, InstanceRow};
+use crate::rows::{self, event_rows, millis, to_i64};
 use crate::schema::Dialect;
 use crate::secret::SecretUrl;
 
@@ -163,19 +163,6 @@ impl SqliteSagaLog {
             .map_err(db)?;
         Err(rows::diagnose(a, rows::current(BACKEND, found)?))
     }
-
-    async fn records_in(
-        &self,
-        conn: &mut SqliteConnection,
-        id: SagaId,
-    ) -> Result<Vec<LogRecord>, LogError> {
-        let rows = sqlx::query(&self.core.sql.records)
-            .bind(id.to_string())
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?;
-        rows::records(BACKEND, id, &rows)
-    }
 }
 
 /// A write that changed an unexpected number of rows; its transaction is rolled back.
@@ -242,23 +229,22 @@ impl SagaLog for SqliteSagaLog {
                 .bind(id.to_string()),
         };
         let ids: Vec<String> = query.fetch_all(&mut *tx).await.map_err(db)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let row = sqlx::query(&self.core.sql.take)
-                .bind(&id)
-                .bind(&claim.owner)
-                .bind(millis(claim.lease_ttl))
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
-            let instance = InstanceRow::decode(&row).map_err(db)?.into_instance()?;
-            let records = self.records_in(&mut tx, instance.id).await?;
-            out.push(rows::claimed(SagaSnapshot { instance, records }));
-        }
-        tx.commit().await.map_err(db)?;
-        self.core.counters.commit();
-        self.core.counters.claimed(out.len());
-        Ok(out.into())
+        // An id that is no saga id is left alone, untaken: it can be neither reported nor driven.
+        let candidates = ids
+            .into_iter()
+            .filter_map(|raw| Some((raw.parse::<SagaId>().ok()?, raw)));
+        let (sql, lease_ms) = (&self.core.sql.taking, millis(claim.lease_ttl));
+        let counters = &self.core.counters;
+        claim::take_each::<sqlx::Sqlite, _>(
+            tx,
+            BACKEND,
+            candidates,
+            sql,
+            &claim.owner,
+            lease_ms,
+            counters,
+        )
+        .await
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {
