@@ -17,7 +17,8 @@ async fn postgres_conforms() {
     let Some(log) = common::postgres(config()).await else {
         return;
     };
-    run_all(Arc::new(log)).await;
+    run_all(Arc::new(log.clone())).await;
+    log.drop_tables().await.expect("drop");
 }
 
 #[cfg(feature = "postgres")]
@@ -27,10 +28,11 @@ async fn postgres_group_commit_conforms() {
         return;
     };
     run_all(Arc::new(GroupCommitLog::new(
-        log,
+        log.clone(),
         GroupCommitConfig::default(),
     )))
     .await;
+    log.drop_tables().await.expect("drop");
 }
 
 #[cfg(feature = "mysql")]
@@ -39,7 +41,8 @@ async fn mysql_conforms() {
     let Some(log) = common::mysql(config()).await else {
         return;
     };
-    run_all(Arc::new(log)).await;
+    run_all(Arc::new(log.clone())).await;
+    log.drop_tables().await.expect("drop");
 }
 
 #[cfg(feature = "mysql")]
@@ -49,10 +52,11 @@ async fn mysql_group_commit_conforms() {
         return;
     };
     run_all(Arc::new(GroupCommitLog::new(
-        log,
+        log.clone(),
         GroupCommitConfig::default(),
     )))
     .await;
+    log.drop_tables().await.expect("drop");
 }
 
 #[cfg(feature = "sqlite")]

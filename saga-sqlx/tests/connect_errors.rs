@@ -5,6 +5,7 @@ mod common;
 
 use saga_sqlx::{Error, SqlLogConfig};
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 /// `base` (a test URL) with its userinfo replaced by `userinfo` and, if given, its database by `db`.
 fn url(base: &str, userinfo: &str, db: Option<&str>) -> String {
     let (scheme, rest) = base.split_once("://").expect("a URL");
@@ -34,6 +35,7 @@ fn assert_cause<T>(result: saga_sqlx::Result<T>, causes: &[&str], transient: boo
     assert_eq!(err.is_transient(), transient, "{shown}");
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn unique() -> String {
     format!("nobody_{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
 }

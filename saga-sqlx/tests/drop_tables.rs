@@ -85,6 +85,7 @@ async fn heals<L: SagaLog, S: IdempotencyStore>(log: &L, inbox: &S) {
     );
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn sqlite_heals_after_an_interrupted_drop() {
     let (log, dir) = common::sqlite(config()).await;
@@ -136,6 +137,7 @@ async fn mysql_heals_after_an_interrupted_drop() {
     log.drop_tables().await.expect("drop");
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn sqlite_drops_its_tables() {
     let (log, _dir) = common::sqlite(config()).await;
