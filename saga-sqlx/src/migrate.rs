@@ -104,24 +104,32 @@ where
     for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
 {
     let fail = |e| Error::database(backend, e);
-    let drops = tables.drop_statements();
     if dialect.transactional_ddl() {
         let mut tx = pool.begin().await.map_err(fail)?;
-        for statement in &drops {
-            sqlx::query(statement)
-                .execute(&mut *tx)
-                .await
-                .map_err(fail)?;
-        }
+        run_all::<DB>(&mut tx, backend, &tables.drop_statements()).await?;
         tx.commit().await.map_err(fail)
     } else {
         let mut conn = pool.acquire().await.map_err(fail)?;
-        for statement in &drops {
-            sqlx::query(statement)
-                .execute(&mut *conn)
-                .await
-                .map_err(fail)?;
-        }
-        Ok(())
+        run_all::<DB>(&mut conn, backend, &tables.drop_statements()).await
     }
+}
+
+/// Runs `statements` on `conn`, in order.
+async fn run_all<DB>(
+    conn: &mut DB::Connection,
+    backend: &'static str,
+    statements: &[String],
+) -> Result<()>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    for statement in statements {
+        sqlx::query(statement)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| Error::database(backend, e))?;
+    }
+    Ok(())
 }

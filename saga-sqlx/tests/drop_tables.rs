@@ -103,38 +103,36 @@ async fn sqlite_heals_after_an_interrupted_drop() {
     heals(&log, &log.inbox("p")).await;
 }
 
+/// Interrupts a drop of a server log (`$open`: `common::postgres` or `common::mysql`), then shows that
+/// a new `connect` on the same prefix heals it.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+macro_rules! server_heals {
+    ($open:path) => {{
+        let Some(log) = $open(config()).await else {
+            return;
+        };
+        log.create(new_saga()).await.expect("create");
+        sqlx::raw_sql(&interrupted(log.table_prefix()))
+            .execute(log.pool())
+            .await
+            .expect("drop two tables");
+        let config = SqlLogConfig::default().with_table_prefix(log.table_prefix());
+        let log = $open(config).await.expect("reconnect");
+        heals(&log, &log.inbox("p")).await;
+        log.drop_tables().await.expect("drop");
+    }};
+}
+
 #[cfg(feature = "postgres")]
 #[tokio::test]
 async fn postgres_heals_after_an_interrupted_drop() {
-    let Some(log) = common::postgres(config()).await else {
-        return;
-    };
-    log.create(new_saga()).await.expect("create");
-    sqlx::raw_sql(&interrupted(log.table_prefix()))
-        .execute(log.pool())
-        .await
-        .expect("drop two tables");
-    let config = SqlLogConfig::default().with_table_prefix(log.table_prefix());
-    let log = common::postgres(config).await.expect("reconnect");
-    heals(&log, &log.inbox("p")).await;
-    log.drop_tables().await.expect("drop");
+    server_heals!(common::postgres);
 }
 
 #[cfg(feature = "mysql")]
 #[tokio::test]
 async fn mysql_heals_after_an_interrupted_drop() {
-    let Some(log) = common::mysql(config()).await else {
-        return;
-    };
-    log.create(new_saga()).await.expect("create");
-    sqlx::raw_sql(&interrupted(log.table_prefix()))
-        .execute(log.pool())
-        .await
-        .expect("drop two tables");
-    let config = SqlLogConfig::default().with_table_prefix(log.table_prefix());
-    let log = common::mysql(config).await.expect("reconnect");
-    heals(&log, &log.inbox("p")).await;
-    log.drop_tables().await.expect("drop");
+    server_heals!(common::mysql);
 }
 
 #[cfg(feature = "sqlite")]
