@@ -93,7 +93,8 @@ pub(crate) async fn open<DB: sqlx::Database>(
     let wait = config.acquire_timeout();
     let probe = tokio::time::timeout(wait, DB::Connection::connect_with(&options)).await;
     match probe {
-        Ok(Ok(conn)) => conn.close().await.map_err(connect_err)?,
+        // The server answered; a failure to say goodbye does not make it unusable.
+        Ok(Ok(conn)) => drop(conn.close().await),
         Ok(Err(e)) => return Err(connect_err(e)),
         Err(_) => {
             let message = format!("no connection within {wait:?}");
