@@ -4,7 +4,7 @@
 //! A password with an unencoded `/`, `?` or `#` does not parse the way its author meant (a URL parser
 //! ends the authority there), so the shown form never trusts the parser's idea of where the password
 //! ends: everything between `://` and the **last** `@` is userinfo, of which only the user name is
-//! shown. A URL that does not parse at all is shown as its scheme only.
+//! shown. A URL that does not parse at all is shown as `scheme://***`.
 
 use std::borrow::Cow;
 use std::fmt;
