@@ -1,6 +1,5 @@
-//! Configuration of the SQL logs: [`SqlLogConfig`], table prefixes and credential redaction.
+//! Configuration of the SQL logs: [`SqlLogConfig`] and the table-prefix rule.
 
-use std::fmt;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -44,8 +43,11 @@ impl Default for SqlLogConfig {
 
 impl SqlLogConfig {
     /// Prefix of every table the crate creates (`<prefix>saga_instances`, `<prefix>saga_step_logs`,
-    /// `<prefix>saga_inbox`, `<prefix>saga_migrations`). It must match `[A-Za-z_][A-Za-z0-9_]{0,30}` (or be
-    /// empty); `connect` rejects anything else with [`Error::InvalidTablePrefix`].
+    /// `<prefix>saga_inbox`, `<prefix>saga_migrations`). It must match `[a-z_][a-z0-9_]{0,30}` (or be
+    /// empty); `connect` and `with_pool` reject anything else with [`Error::InvalidTablePrefix`].
+    ///
+    /// Lower case only, on every backend: PostgreSQL folds unquoted names to lower case, so `App_` and
+    /// `app_` would silently share tables there while MySQL/MariaDB kept them apart.
     #[must_use]
     pub fn with_table_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.table_prefix = prefix.into();
@@ -114,116 +116,42 @@ impl SqlLogConfig {
     /// Checks the table prefix.
     ///
     /// # Errors
-    /// [`Error::InvalidTablePrefix`] if it is not an identifier of at most 31 characters.
+    /// [`Error::InvalidTablePrefix`] if it does not match `[a-z_][a-z0-9_]{0,30}`; the error says why.
     pub fn validate(&self) -> Result<()> {
         validate_prefix(&self.table_prefix)
     }
 }
 
-/// Checks that `prefix` is empty or matches `[A-Za-z_][A-Za-z0-9_]{0,30}`.
-pub(crate) fn validate_prefix(prefix: &str) -> Result<()> {
-    let mut chars = prefix.chars();
-    let ok = match chars.next() {
-        None => true,
-        Some(first) => {
-            (first.is_ascii_alphabetic() || first == '_')
-                && prefix.len() <= 31
-                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        }
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidTablePrefix {
-            prefix: prefix.chars().take(40).collect(),
-        })
-    }
-}
-
-/// A connection URL whose `Debug` and `Display` hide the password.
-#[derive(Clone)]
-pub(crate) struct SecretUrl {
-    url: String,
-    password: Option<String>,
-}
-
-impl SecretUrl {
-    pub(crate) fn new(url: &str) -> Self {
-        let password = password_of(url);
-        Self {
-            url: url.to_owned(),
-            password,
-        }
-    }
-
-    /// The full URL, for the driver only.
-    pub(crate) fn expose(&self) -> &str {
-        &self.url
-    }
-
-    /// Replaces the password wherever it occurs in `text`.
-    pub(crate) fn scrub(&self, text: &str) -> String {
-        match &self.password {
-            Some(p) if !p.is_empty() => text.replace(p.as_str(), "***"),
-            _ => text.to_owned(),
-        }
-    }
-}
-
-impl fmt::Debug for SecretUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact_url(&self.url))
-    }
-}
-
-impl fmt::Display for SecretUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact_url(&self.url))
-    }
-}
-
-/// The password part of `scheme://user:password@host/...`, if any.
-fn password_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?']).next()?;
-    let userinfo = authority.rsplit_once('@')?.0;
-    let password = userinfo.split_once(':')?.1;
-    Some(password.to_owned())
-}
-
-/// `url` with its password (and any `password=` query parameter) replaced by `***`, for messages.
+/// Checks that `prefix` is empty or matches `[a-z_][a-z0-9_]{0,30}`.
 ///
-/// ```
-/// assert_eq!(
-///     saga_sqlx::redact_url("postgres://app:hunter2@db:5432/orders"),
-///     "postgres://app:***@db:5432/orders"
-/// );
-/// ```
-#[must_use]
-pub fn redact_url(url: &str) -> String {
-    let mut out = match password_of(url) {
-        Some(p) if !p.is_empty() => {
-            let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-            let authority_len = rest.find(['/', '?']).unwrap_or(rest.len());
-            let at = rest[..authority_len].rfind('@').unwrap_or(0);
-            let (userinfo, tail) = rest.split_at(at);
-            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            format!("{scheme}://{user}:***{tail}")
-        }
-        _ => url.to_owned(),
+/// Lower case only, on every backend: PostgreSQL folds unquoted identifiers to lower case (so `App_` and
+/// `app_` would name the same tables there) while MySQL/MariaDB on Linux keeps them apart. One rule for
+/// all backends means a prefix names the same tables wherever the log lives.
+pub(crate) fn validate_prefix(prefix: &str) -> Result<()> {
+    let reason = if prefix.len() > 31 {
+        Some("it is longer than 31 characters")
+    } else if prefix.starts_with(|c: char| c.is_ascii_digit()) {
+        Some("it starts with a digit")
+    } else if prefix.contains(|c: char| c.is_ascii_uppercase()) {
+        Some(
+            "upper-case letters are not allowed: PostgreSQL folds unquoted names to lower case, so \
+             prefixes differing only in case would share tables there",
+        )
+    } else if !prefix
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        Some("only a-z, 0-9 and _ are allowed")
+    } else {
+        None
     };
-    if let Some(q) = out.find('?') {
-        let (head, query) = out.split_at(q + 1);
-        let query: Vec<String> = query
-            .split('&')
-            .map(|kv| match kv.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => kv.to_owned(),
-            })
-            .collect();
-        out = format!("{head}{}", query.join("&"));
+    match reason {
+        None => Ok(()),
+        Some(reason) => Err(Error::InvalidTablePrefix {
+            prefix: prefix.chars().take(40).collect(),
+            reason,
+        }),
     }
-    out
 }
 
 #[cfg(test)]
@@ -232,30 +160,25 @@ mod tests {
 
     #[test]
     fn prefixes_are_identifiers() {
-        for ok in ["", "app_", "_x", "A1_b2", &"a".repeat(31)] {
+        for ok in ["", "app_", "_x", "a1_b2", &"a".repeat(31)] {
             assert!(validate_prefix(ok).is_ok(), "{ok:?} is valid");
         }
-        for bad in ["1app", "app-", "a b", "x;drop", "é", &"a".repeat(32)] {
+        for bad in [
+            "1app",
+            "app-",
+            "a b",
+            "x;drop",
+            "é",
+            "App_",
+            "A1_b2",
+            &"a".repeat(32),
+        ] {
             assert!(
                 matches!(validate_prefix(bad), Err(Error::InvalidTablePrefix { .. })),
                 "{bad:?} is rejected"
             );
         }
-    }
-
-    #[test]
-    fn urls_are_redacted() {
-        assert_eq!(
-            redact_url("mysql://root:s3cr%40t@127.0.0.1:3306/test?password=x&ssl=1"),
-            "mysql://root:***@127.0.0.1:3306/test?password=***&ssl=1"
-        );
-        assert_eq!(redact_url("sqlite://saga.db"), "sqlite://saga.db");
-        assert_eq!(
-            redact_url("postgres://postgres@127.0.0.1/test"),
-            "postgres://postgres@127.0.0.1/test"
-        );
-        let s = SecretUrl::new("postgres://u:secret@h/d");
-        assert!(!format!("{s:?} {s}").contains("secret"));
-        assert_eq!(s.scrub("auth failed: secret"), "auth failed: ***");
+        let upper = validate_prefix("App_").expect_err("upper case").to_string();
+        assert!(upper.contains("lower case"), "{upper}");
     }
 }

@@ -7,11 +7,14 @@ use saga::LogError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The table prefix is not an identifier matching `[A-Za-z_][A-Za-z0-9_]{0,30}`.
-    #[error("invalid table prefix {prefix:?}: expected [A-Za-z_][A-Za-z0-9_]{{0,30}}")]
+    /// The table prefix does not match `[a-z_][a-z0-9_]{0,30}` (lower case only, so that a prefix names
+    /// the same tables on every backend).
+    #[error("invalid table prefix {prefix:?}: {reason} (expected [a-z_][a-z0-9_]{{0,30}})")]
     InvalidTablePrefix {
         /// The rejected prefix (truncated).
         prefix: String,
+        /// Why it was rejected.
+        reason: &'static str,
     },
     /// Opening the database failed. `url` has its password redacted.
     #[error("cannot connect to {backend} at {url}: {message}")]
@@ -40,6 +43,15 @@ pub enum Error {
         /// The driver's error.
         #[source]
         source: sqlx::Error,
+    },
+    /// A stored row does not decode (a value this crate never writes, e.g. an unknown inbox status):
+    /// the row was changed by hand or by another program. Not transient.
+    #[error("{backend}: {message}")]
+    Corrupt {
+        /// The backend.
+        backend: &'static str,
+        /// What did not decode (bounded; never the stored payload).
+        message: String,
     },
     /// A database call failed (outside the saga log contract, e.g. in the inbox).
     #[error("{backend} error: {message}")]
@@ -149,6 +161,21 @@ pub(crate) fn store_error(backend: &'static str, error: sqlx::Error) -> StoreErr
         StoreError::permanent(message)
     }
     .with_source(error)
+}
+
+/// The error for a column of saga `saga_id` that sqlx could not read: [`LogError::Corrupt`] when the
+/// stored value does not decode (wrong type, not UTF-8, out of range), [`LogError::Backend`] otherwise.
+pub(crate) fn decode_error(
+    backend: &'static str,
+    saga_id: saga::SagaId,
+    error: sqlx::Error,
+) -> LogError {
+    match error {
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+            corrupt(saga_id, error.to_string())
+        }
+        other => log_error(backend, other),
+    }
 }
 
 /// A stored value out of range or unparseable.

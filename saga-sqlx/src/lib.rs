@@ -2,13 +2,16 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod batch;
+mod claim;
 mod config;
 mod error;
 mod group_commit;
 mod inbox;
 mod log_core;
+mod migrate;
 mod rows;
 mod schema;
+mod secret;
 mod stats;
 
 #[cfg(feature = "mysql")]
@@ -19,10 +22,11 @@ mod postgres;
 mod sqlite;
 
 pub use batch::{BatchWrite, OwnedAppend, WriteOp, WriteResult};
-pub use config::{redact_url, SqlLogConfig};
+pub use config::SqlLogConfig;
 pub use error::{is_transient, Error, Result};
 pub use group_commit::{GroupCommitConfig, GroupCommitLog};
 pub use inbox::{Inbox, InboxOutcome};
+pub use secret::redact_url;
 pub use stats::SqlLogStats;
 
 #[cfg(feature = "mysql")]

@@ -1,14 +1,17 @@
 //! What every backend's log holds and does alike: the pool, the table names, the prepared SQL, the
 //! commit counters and the redacted URL ([`LogCore`]); the skeleton of `connect` ([`open`]); and the
-//! public accessors and `Debug` of each log type ([`sql_log_api!`]).
+//! public accessors and `Debug` of each log type ([`sql_log_api!`]). Migrations are in
+//! [`migrate`](crate::migrate).
 
 use std::sync::Arc;
 
 use sqlx::pool::PoolOptions;
+use sqlx::Connection as _;
 
-use crate::config::{SecretUrl, SqlLogConfig};
+use crate::config::SqlLogConfig;
 use crate::error::{Error, Result};
-use crate::schema::{Dialect, Tables};
+use crate::schema::Tables;
+use crate::secret::SecretUrl;
 use crate::stats::Counters;
 
 /// The state of one backend's log, shared by its clones. `S` is the backend's prepared SQL.
@@ -61,9 +64,15 @@ impl<DB: sqlx::Database, S> LogCore<DB, S> {
     }
 }
 
-/// The skeleton of every `connect`: validates `config`, parses `url` with `options`, opens a pool sized
-/// and timed by `config` (then adjusted by `pool`, e.g. a per-connection session setup) and returns it
-/// with the URL kept secret. Errors carry the redacted URL and a message without the password.
+/// The skeleton of every `connect`: validates `config`, parses `url` with `options`, opens one direct
+/// connection to learn whether the database is there, then a pool sized and timed by `config` (then
+/// adjusted by `pool`, e.g. a per-connection session setup), and returns it with the URL kept secret.
+/// Errors carry the redacted URL and a message without the password.
+///
+/// The direct connection is what makes the error name its cause: a pool retries a refused connection
+/// until its acquire timeout and then reports only "pool timed out". It is bounded by the acquire
+/// timeout too, and closed once it succeeded; the pool then opens its connections as they are needed
+/// (at once, for the migrations), so a `connect` still opens one connection at a time.
 pub(crate) async fn open<DB: sqlx::Database>(
     backend: &'static str,
     url: &str,
@@ -78,84 +87,37 @@ pub(crate) async fn open<DB: sqlx::Database>(
         url: secret.to_string(),
         message: secret.scrub(&e.to_string()),
         transient: crate::error::is_transient(&e),
-        source: e,
+        source: secret.scrub_error(e),
     };
     let options = options(secret.expose()).map_err(connect_err)?;
+    let wait = config.acquire_timeout();
+    let probe = tokio::time::timeout(wait, DB::Connection::connect_with(&options)).await;
+    match probe {
+        // The server answered; a failure to say goodbye does not make it unusable.
+        Ok(Ok(conn)) => drop(conn.close().await),
+        Ok(Err(e)) => return Err(connect_err(e)),
+        Err(_) => {
+            let message = format!("no connection within {wait:?}");
+            let timed_out = std::io::Error::new(std::io::ErrorKind::TimedOut, message);
+            return Err(connect_err(sqlx::Error::Io(timed_out)));
+        }
+    }
     let opened = pool(
         PoolOptions::<DB>::new()
             .max_connections(config.max_connections())
-            .acquire_timeout(config.acquire_timeout()),
+            .acquire_timeout(wait),
     )
-    .connect_with(options)
-    .await
-    .map_err(connect_err)?;
+    .connect_lazy_with(options);
     Ok((opened, secret))
 }
 
-/// The error of migration `version` of `backend`.
-pub(crate) fn migrate_error(backend: &'static str, version: i64) -> impl Fn(sqlx::Error) -> Error {
-    move |e: sqlx::Error| Error::Migrate {
-        backend,
-        version,
-        message: e.to_string(),
-        source: e,
-    }
-}
-
-/// Applies the migrations of `dialect` that `<prefix>saga_migrations` does not list yet, on `conn` (the
-/// caller holds the lock or transaction that serializes migrations). A statement whose error `skip`
-/// accepts counts as already applied.
-pub(crate) async fn apply_migrations<DB>(
-    conn: &mut DB::Connection,
-    backend: &'static str,
-    tables: &Tables,
-    dialect: Dialect,
-    skip: fn(&sqlx::Error) -> bool,
-) -> Result<()>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
-    usize: sqlx::ColumnIndex<DB::Row>,
-{
-    let fail = |version| migrate_error(backend, version);
-    let m = &tables.migrations;
-    sqlx::query(&dialect.migrations_table(m))
-        .execute(&mut *conn)
-        .await
-        .map_err(fail(0))?;
-    let applied: Vec<i64> = sqlx::query_scalar(&format!("SELECT version FROM {m}"))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(fail(0))?;
-    for (version, statements) in tables.migrations(dialect) {
-        if applied.contains(&version) {
-            continue;
-        }
-        for statement in statements {
-            match sqlx::query(&statement).execute(&mut *conn).await {
-                Ok(_) => {}
-                Err(e) if skip(&e) => {}
-                Err(e) => return Err(fail(version)(e)),
-            }
-        }
-        sqlx::query(&dialect.record_migration(m))
-            .bind(version)
-            .execute(&mut *conn)
-            .await
-            .map_err(fail(version))?;
-    }
-    Ok(())
-}
-
-/// The `Debug` impl, `connect` and the accessors `pool`, `inbox`, `stats` and `table_prefix` of a log
-/// type `$log` (pool type `$pool`) with a field `core: LogCore<$db, _>`, an associated `async fn open(url, &config)` (its
+/// The `Debug` impl, `connect` and the accessors `pool`, `inbox`, `stats`, `table_prefix` and
+/// `drop_tables` of a log type `$log` (pool type `$pool`, SQL dialect `$dialect`) with a field `core: LogCore<$db, _>`, an associated `async fn open(url, &config)` (its
 /// [`open`] call), `with_pool` and `migrate`. Each public method takes its documentation from the
 /// invocation.
 macro_rules! sql_log_api {
     (
-        $log:ident, $db:ty, $pool:ty;
+        $log:ident, $db:ty, $pool:ty, $dialect:expr;
         $(#[$connect_doc:meta])* connect;
         $(#[$pool_doc:meta])* pool;
         $(#[$inbox_doc:meta])* inbox;
@@ -210,21 +172,20 @@ macro_rules! sql_log_api {
                 &self.core.tables.prefix
             }
 
-            /// Drops this prefix's tables (step logs, inbox, instances, migrations) with everything
+            /// Drops this prefix's tables (migrations, step logs, inbox, instances) with everything
             /// in them: for tests and demos that created a throw-away prefix. The log is unusable
             /// afterwards until [`migrate`](Self::migrate) runs again.
+            ///
+            /// On PostgreSQL and SQLite the drops are one transaction. MySQL/MariaDB commit each DDL
+            /// statement on its own, so the migrations table goes first there: an interrupted drop
+            /// leaves tables that the next `migrate` completes, never a migration record that
+            /// vouches for missing tables.
             ///
             /// # Errors
             /// [`Error::Database`](crate::Error::Database).
             pub async fn drop_tables(&self) -> $crate::Result<()> {
-                let t = &self.core.tables;
-                for table in [&t.logs, &t.inbox, &t.instances, &t.migrations] {
-                    sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
-                        .execute(&self.core.pool)
-                        .await
-                        .map_err(|e| $crate::Error::database(BACKEND, e))?;
-                }
-                Ok(())
+                $crate::migrate::drop_tables(&self.core.pool, BACKEND, &self.core.tables, $dialect)
+                    .await
             }
         }
     };

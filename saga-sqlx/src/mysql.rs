@@ -2,19 +2,20 @@
 
 use async_trait::async_trait;
 use futures::TryStreamExt as _;
-use saga::log::{
-    Append, Claim, ClaimTarget, Lease, ListQuery, LogRecord, NewSaga, SagaInstance, SagaSnapshot,
-};
+use saga::log::{Append, Claim, Lease, ListQuery, NewSaga, SagaInstance, SagaSnapshot};
 use saga::{LogError, SagaId, SagaLog};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool};
 use sqlx::Executor as _;
 
 use crate::batch::WriteResult;
-use crate::config::{SecretUrl, SqlLogConfig};
+use crate::claim::{self, Target};
+use crate::config::SqlLogConfig;
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
-use crate::rows::{self, millis, InstanceRow};
+use crate::migrate;
+use crate::rows::{self, millis};
 use crate::schema::Dialect;
+use crate::secret::SecretUrl;
 
 mod batch;
 mod lit;
@@ -41,7 +42,7 @@ pub struct MySqlSagaLog {
 }
 
 sql_log_api! {
-    MySqlSagaLog, sqlx::MySql, MySqlPool;
+    MySqlSagaLog, sqlx::MySql, MySqlPool, Dialect::MySql;
     /// Connects a pool to `url` (`mysql://user:password@host:3306/db`) and, unless turned off in
     /// `config`, runs the migrations.
     ///
@@ -96,7 +97,7 @@ impl MySqlSagaLog {
     /// # Errors
     /// [`Error::Migrate`](crate::Error::Migrate).
     pub async fn migrate(&self) -> Result<()> {
-        let fail = |version| log_core::migrate_error(BACKEND, version);
+        let fail = |version| migrate::migrate_error(BACKEND, version);
         let mut conn = self.core.pool.acquire().await.map_err(fail(0))?;
         let lock = format!("saga-sqlx/{}", self.core.tables.prefix);
         sqlx::query("SELECT GET_LOCK(?, 60)")
@@ -105,7 +106,7 @@ impl MySqlSagaLog {
             .await
             .map_err(fail(0))?;
         let tables = &self.core.tables;
-        let result = log_core::apply_migrations::<sqlx::MySql>(
+        let result = migrate::apply_migrations::<sqlx::MySql>(
             &mut conn,
             BACKEND,
             tables,
@@ -170,19 +171,6 @@ impl MySqlSagaLog {
             .map_err(db)?;
         Err(rows::diagnose(a, rows::current(BACKEND, found)?))
     }
-
-    async fn records_in(
-        &self,
-        conn: &mut MySqlConnection,
-        id: SagaId,
-    ) -> Result<Vec<LogRecord>, LogError> {
-        let rows = sqlx::query(&self.core.sql.records)
-            .bind(bin(id))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?;
-        rows::records(BACKEND, id, &rows)
-    }
 }
 
 /// Error 1061, duplicate key name: an index left by an interrupted migration.
@@ -222,48 +210,39 @@ impl SagaLog for MySqlSagaLog {
     }
 
     async fn claim(&self, claim: Claim) -> Result<saga::log::ClaimBatch, LogError> {
+        let target = claim::target(BACKEND, claim.target)?;
         let mut tx = self.core.pool.begin().await.map_err(db)?;
-        let query = match claim.target {
-            ClaimTarget::Recoverable { limit, after } => {
-                sqlx::query_scalar(&self.core.sql.claimable)
-                    .bind(&claim.definition)
-                    .bind(i64::from(claim.definition_version))
-                    .bind(after.map(bin))
-                    .bind(after.map(bin))
-                    .bind(&claim.owner)
-                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            }
-            ClaimTarget::One(id) => sqlx::query_scalar(&self.core.sql.claimable_one)
+        let query = match target {
+            Target::Page { limit, after } => sqlx::query_scalar(&self.core.sql.claimable)
+                .bind(&claim.definition)
+                .bind(i64::from(claim.definition_version))
+                .bind(after.map(bin))
+                .bind(after.map(bin))
+                .bind(&claim.owner)
+                .bind(limit),
+            Target::One(id) => sqlx::query_scalar(&self.core.sql.claimable_one)
                 .bind(bin(id))
                 .bind(&claim.definition)
                 .bind(i64::from(claim.definition_version))
                 .bind(&claim.owner),
-            _ => return Ok(saga::log::ClaimBatch::default()),
         };
         let ids: Vec<Vec<u8>> = query.fetch_all(&mut *tx).await.map_err(db)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            sqlx::query(&self.core.sql.take)
-                .bind(&claim.owner)
-                .bind(&claim.owner)
-                .bind(millis(claim.lease_ttl))
-                .bind(&id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            let row = sqlx::query(&self.core.sql.taken)
-                .bind(&id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
-            let instance = InstanceRow::decode(&row).map_err(db)?.into_instance()?;
-            let records = self.records_in(&mut tx, instance.id).await?;
-            out.push(rows::claimed(SagaSnapshot { instance, records }));
-        }
-        tx.commit().await.map_err(db)?;
-        self.core.counters.commit();
-        self.core.counters.claimed(out.len());
-        Ok(out.into())
+        // A BINARY(16) column always holds 16 bytes; anything else is left alone, untaken.
+        let candidates = ids
+            .into_iter()
+            .filter_map(|raw| Some((SagaId::from_uuid(uuid::Uuid::from_slice(&raw).ok()?), raw)));
+        let (sql, lease_ms) = (&self.core.sql.taking, millis(claim.lease_ttl));
+        let counters = &self.core.counters;
+        claim::take_each::<sqlx::MySql, _>(
+            tx,
+            BACKEND,
+            candidates,
+            sql,
+            &claim.owner,
+            lease_ms,
+            counters,
+        )
+        .await
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {

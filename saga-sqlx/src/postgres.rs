@@ -1,18 +1,21 @@
 //! [`PostgresSagaLog`]: the saga log on PostgreSQL.
 
 use async_trait::async_trait;
-use saga::log::{Append, Claim, ClaimTarget, Lease, ListQuery, NewSaga, SagaSnapshot};
+use saga::log::{Append, Claim, Lease, ListQuery, NewSaga, SagaSnapshot};
 use saga::{LogError, SagaId, SagaLog};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgRow};
 use sqlx::Row;
 use uuid::Uuid;
 
 use crate::batch::WriteResult;
-use crate::config::{SecretUrl, SqlLogConfig};
+use crate::claim::{self, Outcome, Target};
+use crate::config::SqlLogConfig;
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
-use crate::rows::{self, event_rows, millis, to_i64, Columns as _, RecordRow};
+use crate::migrate;
+use crate::rows::{self, event_rows, millis, to_i64};
 use crate::schema::Dialect;
+use crate::secret::SecretUrl;
 
 mod batch;
 mod sql;
@@ -30,7 +33,7 @@ pub struct PostgresSagaLog {
 }
 
 sql_log_api! {
-    PostgresSagaLog, sqlx::Postgres, PgPool;
+    PostgresSagaLog, sqlx::Postgres, PgPool, Dialect::Postgres;
     /// Connects a pool to `url` (`postgres://user:password@host:port/db`) and, unless turned off in
     /// `config`, runs the migrations.
     ///
@@ -68,14 +71,14 @@ impl PostgresSagaLog {
     /// # Errors
     /// [`Error::Migrate`](crate::Error::Migrate).
     pub async fn migrate(&self) -> Result<()> {
-        let fail = |version| log_core::migrate_error(BACKEND, version);
+        let fail = |version| migrate::migrate_error(BACKEND, version);
         let mut tx = self.core.pool.begin().await.map_err(fail(0))?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
             .bind(format!("saga-sqlx/{}", self.core.tables.prefix))
             .execute(&mut *tx)
             .await
             .map_err(fail(0))?;
-        log_core::apply_migrations::<sqlx::Postgres>(
+        migrate::apply_migrations::<sqlx::Postgres>(
             &mut tx,
             BACKEND,
             &self.core.tables,
@@ -135,30 +138,6 @@ impl PostgresSagaLog {
             .map_err(|e| log_error(BACKEND, e))?;
         Err(rows::diagnose(a, rows::current(BACKEND, found)?))
     }
-
-    async fn records_of(
-        &self,
-        ids: &[Uuid],
-    ) -> Result<Vec<(SagaId, saga::log::LogRecord)>, LogError> {
-        let rows = sqlx::query(&self.core.sql.records_of)
-            .bind(ids)
-            .fetch_all(&self.core.pool)
-            .await
-            .map_err(|e| log_error(BACKEND, e))?;
-        rows.iter()
-            .map(|row| {
-                let id = row.saga_id("saga_id").map_err(|e| log_error(BACKEND, e))?;
-                let rec = RecordRow::decode(row).map_err(|e| log_error(BACKEND, e))?;
-                Ok((id, rec.into_record(id)?))
-            })
-            .collect()
-    }
-}
-
-/// The last parameter of a claim.
-enum Last {
-    Page(i64, Option<Uuid>),
-    Id(Uuid),
 }
 
 fn saga_id(row: &PgRow, column: &str) -> Result<SagaId, sqlx::Error> {
@@ -205,44 +184,47 @@ impl SagaLog for PostgresSagaLog {
     }
 
     async fn claim(&self, claim: Claim) -> Result<saga::log::ClaimBatch, LogError> {
-        let (statement, last) = match claim.target {
-            ClaimTarget::Recoverable { limit, after } => (
-                &self.core.sql.claim_recoverable,
-                Last::Page(
-                    i64::try_from(limit).unwrap_or(i64::MAX),
-                    after.map(|a| *a.as_uuid()),
-                ),
-            ),
-            ClaimTarget::One(id) => (&self.core.sql.claim_one, Last::Id(*id.as_uuid())),
-            _ => return Ok(saga::log::ClaimBatch::default()),
+        let target = claim::target(BACKEND, claim.target)?;
+        let statement = match target {
+            Target::Page { .. } => &self.core.sql.claim_recoverable,
+            Target::One(_) => &self.core.sql.claim_one,
         };
         let query = sqlx::query(statement)
             .bind(&claim.definition)
             .bind(i64::from(claim.definition_version))
             .bind(&claim.owner)
             .bind(millis(claim.lease_ttl));
-        let query = match last {
-            Last::Page(limit, after) => query.bind(limit).bind(after),
-            Last::Id(id) => query.bind(id),
+        let query = match target {
+            Target::Page { limit, after } => query.bind(limit).bind(after.map(|a| *a.as_uuid())),
+            Target::One(id) => query.bind(*id.as_uuid()),
         };
         let rows = query
             .fetch_all(&self.core.pool)
             .await
             .map_err(|e| log_error(BACKEND, e))?;
         self.core.counters.commit();
-        let mut claimed = rows::instances(BACKEND, &rows)?;
-        if claimed.is_empty() {
-            return Ok(saga::log::ClaimBatch::default());
+        let mut outcome = Outcome::default();
+        for (id, rows) in rows::by_saga(BACKEND, &rows)? {
+            outcome.add(id, rows::loaded(BACKEND, id, rows))?;
         }
-        claimed.sort_by_key(|i| i.id);
-        self.core.counters.claimed(claimed.len());
-        let ids: Vec<Uuid> = claimed.iter().map(|i| *i.id.as_uuid()).collect();
-        let records = self.records_of(&ids).await?;
-        Ok(rows::snapshots(claimed, records)
-            .into_iter()
-            .map(rows::claimed)
-            .collect::<Vec<_>>()
-            .into())
+        // The claim committed; give back at once the leases it took on corrupt sagas. Should that
+        // fail, those leases lapse after `lease_ttl` like a dead executor's, and the sagas claimed
+        // meanwhile are still returned, to be driven.
+        let corrupt: Vec<Uuid> = outcome.corrupt_ids().map(|id| *id.as_uuid()).collect();
+        if !corrupt.is_empty() {
+            let released = sqlx::query(&self.core.sql.release)
+                .bind(corrupt)
+                .bind(&claim.owner)
+                .execute(&self.core.pool)
+                .await;
+            match released {
+                Ok(_) => self.core.counters.commit(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "saga-sqlx: leases on corrupt sagas not released")
+                }
+            }
+        }
+        Ok(outcome.finish(&self.core.counters))
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<saga::log::SagaInstance>, LogError> {

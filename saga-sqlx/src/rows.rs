@@ -2,10 +2,10 @@
 
 mod decode;
 
+#[cfg(feature = "postgres")]
+pub(crate) use decode::by_saga;
 #[cfg_attr(not(any(feature = "mysql", feature = "sqlite")), allow(unused_imports))]
-pub(crate) use decode::{
-    claimed, columns, current, instances, loaded, records, state_list, Columns,
-};
+pub(crate) use decode::{claimed, columns, current, instances, loaded, state_list, Columns};
 
 use bytes::Bytes;
 use saga::log::{Append, ConflictKind, LogRecord, SagaInstance};
@@ -157,24 +157,4 @@ pub(crate) fn diagnose(append: &Append<'_>, found: Option<(i64, i64, String)>) -
 /// The error for a duplicate `create`.
 pub(crate) fn already_exists(id: SagaId) -> LogError {
     LogError::conflict(id, ConflictKind::AlreadyExists, 0, None)
-}
-
-/// Groups records (ordered by saga then seq) under their instances.
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-pub(crate) fn snapshots(
-    instances: Vec<SagaInstance>,
-    mut records: Vec<(SagaId, LogRecord)>,
-) -> Vec<saga::log::SagaSnapshot> {
-    records.sort_by_key(|(id, r)| (*id, r.seq));
-    let mut out = Vec::with_capacity(instances.len());
-    for instance in instances {
-        let start = records.partition_point(|(id, _)| *id < instance.id);
-        let end = records.partition_point(|(id, _)| *id <= instance.id);
-        let recs = records[start..end].iter().map(|(_, r)| r.clone()).collect();
-        out.push(saga::log::SagaSnapshot {
-            instance,
-            records: recs,
-        });
-    }
-    out
 }

@@ -3,7 +3,8 @@
 //! Migrations are numbered; each backend records the applied numbers in `<prefix>saga_migrations` and
 //! applies the missing ones under a lock (an advisory lock on PostgreSQL, `GET_LOCK` on MySQL, an
 //! immediate transaction on SQLite), so `migrate()` is idempotent and safe to call from several processes
-//! at once.
+//! at once. A recorded migration whose tables are missing is applied again (see
+//! [`migrate`](crate::migrate)).
 //!
 //! Every time column is milliseconds since the Unix epoch taken from the database clock. The indexes:
 //! - `saga_instances` is keyed by id; a claim index on `(definition, definition_version, state,
@@ -62,6 +63,26 @@ impl Dialect {
         )
     }
 
+    /// A query counting the tables named by its one parameter (0 or 1) where this connection's
+    /// unqualified names resolve.
+    pub(crate) const fn table_exists(self) -> &'static str {
+        match self {
+            Self::Postgres => {
+                "SELECT COUNT(*) FROM (SELECT to_regclass($1) AS t) x WHERE t IS NOT NULL"
+            }
+            Self::MySql => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name = ?"
+            }
+            Self::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        }
+    }
+
+    /// Whether DDL takes part in transactions (MySQL/MariaDB commit each DDL statement on its own).
+    pub(crate) const fn transactional_ddl(self) -> bool {
+        !matches!(self, Self::MySql)
+    }
+
     /// The SQL list of terminal states, e.g. `('completed','compensated','resolved')`.
     pub(crate) fn terminal_states() -> String {
         let states: Vec<String> = saga::SagaState::ALL
@@ -71,6 +92,15 @@ impl Dialect {
             .collect();
         format!("({})", states.join(","))
     }
+}
+
+/// One numbered migration: the tables it creates (its record is trusted only while they exist) and its
+/// statements, each idempotent (`IF NOT EXISTS`, or an error the backend's migrate skips).
+#[derive(Debug, Clone)]
+pub(crate) struct Migration {
+    pub(crate) version: i64,
+    pub(crate) tables: Vec<String>,
+    pub(crate) statements: Vec<String>,
 }
 
 /// The prefixed table names (the prefix is validated before this is built).
@@ -94,9 +124,25 @@ impl Tables {
         }
     }
 
-    /// The migrations of `dialect`, oldest first: `(version, statements)`.
-    pub(crate) fn migrations(&self, dialect: Dialect) -> Vec<(i64, Vec<String>)> {
-        vec![(1, self.v1(dialect))]
+    /// The migrations of `dialect`, oldest first.
+    pub(crate) fn migrations(&self, dialect: Dialect) -> Vec<Migration> {
+        vec![Migration {
+            version: 1,
+            tables: vec![
+                self.instances.clone(),
+                self.logs.clone(),
+                self.inbox.clone(),
+            ],
+            statements: self.v1(dialect),
+        }]
+    }
+
+    /// The `DROP TABLE IF EXISTS` of every table, the migrations table first.
+    pub(crate) fn drop_statements(&self) -> Vec<String> {
+        [&self.migrations, &self.logs, &self.inbox, &self.instances]
+            .into_iter()
+            .map(|t| format!("DROP TABLE IF EXISTS {t}"))
+            .collect()
     }
 
     fn v1(&self, dialect: Dialect) -> Vec<String> {

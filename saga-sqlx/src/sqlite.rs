@@ -3,9 +3,7 @@
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use saga::log::{
-    Append, Claim, ClaimTarget, Lease, ListQuery, LogRecord, NewSaga, SagaInstance, SagaSnapshot,
-};
+use saga::log::{Append, Claim, Lease, ListQuery, NewSaga, SagaInstance, SagaSnapshot};
 use saga::{LogError, SagaId, SagaLog};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqliteRow,
@@ -14,11 +12,14 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use crate::batch::WriteResult;
-use crate::config::{SecretUrl, SqlLogConfig};
+use crate::claim::{self, Target};
+use crate::config::SqlLogConfig;
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
-use crate::rows::{self, event_rows, millis, to_i64, InstanceRow};
+use crate::migrate;
+use crate::rows::{self, event_rows, millis, to_i64};
 use crate::schema::Dialect;
+use crate::secret::SecretUrl;
 
 mod batch;
 mod sql;
@@ -43,7 +44,7 @@ pub struct SqliteSagaLog {
 }
 
 sql_log_api! {
-    SqliteSagaLog, sqlx::Sqlite, SqlitePool;
+    SqliteSagaLog, sqlx::Sqlite, SqlitePool, Dialect::Sqlite;
     /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db`) and, unless turned
     /// off in `config`, runs the migrations.
     ///
@@ -91,9 +92,9 @@ impl SqliteSagaLog {
     /// # Errors
     /// [`Error::Migrate`](crate::Error::Migrate).
     pub async fn migrate(&self) -> Result<()> {
-        let fail = |version| log_core::migrate_error(BACKEND, version);
+        let fail = |version| migrate::migrate_error(BACKEND, version);
         let mut tx = self.core.pool.begin_with(BEGIN).await.map_err(fail(0))?;
-        log_core::apply_migrations::<sqlx::Sqlite>(
+        migrate::apply_migrations::<sqlx::Sqlite>(
             &mut tx,
             BACKEND,
             &self.core.tables,
@@ -162,19 +163,6 @@ impl SqliteSagaLog {
             .map_err(db)?;
         Err(rows::diagnose(a, rows::current(BACKEND, found)?))
     }
-
-    async fn records_in(
-        &self,
-        conn: &mut SqliteConnection,
-        id: SagaId,
-    ) -> Result<Vec<LogRecord>, LogError> {
-        let rows = sqlx::query(&self.core.sql.records)
-            .bind(id.to_string())
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?;
-        rows::records(BACKEND, id, &rows)
-    }
 }
 
 /// A write that changed an unexpected number of rows; its transaction is rolled back.
@@ -225,41 +213,38 @@ impl SagaLog for SqliteSagaLog {
     }
 
     async fn claim(&self, claim: Claim) -> Result<saga::log::ClaimBatch, LogError> {
+        let target = claim::target(BACKEND, claim.target)?;
         let mut tx = self.core.pool.begin_with(BEGIN).await.map_err(db)?;
-        let query = match claim.target {
-            ClaimTarget::Recoverable { limit, after } => {
-                sqlx::query_scalar(&self.core.sql.claimable)
-                    .bind(&claim.definition)
-                    .bind(i64::from(claim.definition_version))
-                    .bind(&claim.owner)
-                    .bind(after.map(|a| a.to_string()))
-                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            }
-            ClaimTarget::One(id) => sqlx::query_scalar(&self.core.sql.claimable_one)
+        let query = match target {
+            Target::Page { limit, after } => sqlx::query_scalar(&self.core.sql.claimable)
+                .bind(&claim.definition)
+                .bind(i64::from(claim.definition_version))
+                .bind(&claim.owner)
+                .bind(after.map(|a| a.to_string()))
+                .bind(limit),
+            Target::One(id) => sqlx::query_scalar(&self.core.sql.claimable_one)
                 .bind(&claim.definition)
                 .bind(i64::from(claim.definition_version))
                 .bind(&claim.owner)
                 .bind(id.to_string()),
-            _ => return Ok(saga::log::ClaimBatch::default()),
         };
         let ids: Vec<String> = query.fetch_all(&mut *tx).await.map_err(db)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let row = sqlx::query(&self.core.sql.take)
-                .bind(&id)
-                .bind(&claim.owner)
-                .bind(millis(claim.lease_ttl))
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
-            let instance = InstanceRow::decode(&row).map_err(db)?.into_instance()?;
-            let records = self.records_in(&mut tx, instance.id).await?;
-            out.push(rows::claimed(SagaSnapshot { instance, records }));
-        }
-        tx.commit().await.map_err(db)?;
-        self.core.counters.commit();
-        self.core.counters.claimed(out.len());
-        Ok(out.into())
+        // An id that is no saga id is left alone, untaken: it can be neither reported nor driven.
+        let candidates = ids
+            .into_iter()
+            .filter_map(|raw| Some((raw.parse::<SagaId>().ok()?, raw)));
+        let (sql, lease_ms) = (&self.core.sql.taking, millis(claim.lease_ttl));
+        let counters = &self.core.counters;
+        claim::take_each::<sqlx::Sqlite, _>(
+            tx,
+            BACKEND,
+            candidates,
+            sql,
+            &claim.owner,
+            lease_ms,
+            counters,
+        )
+        .await
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {

@@ -128,7 +128,8 @@ async fn contract<L: BatchWrite>(log: L) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_batch_results_are_per_write() {
     if let Some(log) = common::postgres(config()).await {
-        contract(log).await;
+        contract(log.clone()).await;
+        log.drop_tables().await.expect("drop");
     }
 }
 
@@ -136,7 +137,8 @@ async fn postgres_batch_results_are_per_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_batch_results_are_per_write() {
     if let Some(log) = common::mysql(config()).await {
-        contract(log).await;
+        contract(log.clone()).await;
+        log.drop_tables().await.expect("drop");
     }
 }
 

@@ -1,6 +1,10 @@
 //! Two executors share one log; one dies mid-run; the survivor recovers the rest. Every saga ends
 //! exactly once and the ledger (written through the inbox in the step's own transaction) shows no effect
 //! applied twice.
+#![cfg_attr(
+    not(any(feature = "postgres", feature = "sqlite")),
+    allow(dead_code, unused_imports)
+)]
 
 mod common;
 
@@ -278,7 +282,12 @@ mod pg {
         };
         let b = common::postgres(config()).await.expect("second pool");
         let (la, lb) = (ledger(&a, &prefix).await, ledger(&b, &prefix).await);
-        scenario(Arc::new(a), la, Arc::new(b), lb).await;
+        scenario(Arc::new(a), la, Arc::new(b.clone()), lb).await;
+        sqlx::query(&format!("DROP TABLE {prefix}ledger"))
+            .execute(b.pool())
+            .await
+            .expect("drop the ledger");
+        b.drop_tables().await.expect("drop");
     }
 }
 

@@ -62,6 +62,97 @@ async fn store_contract(store: &dyn IdempotencyStore) {
     );
 }
 
+/// The inbox rows of two keys, one `done` with an unknown reply status and one with an unknown status,
+/// written behind the crate's back; returns the keys.
+fn corrupt_rows(prefix: &str) -> (String, IdempotencyKey, IdempotencyKey) {
+    let (bad_reply, bad_status) = (
+        IdempotencyKey::new(SagaId::new(), 0, Direction::Forward),
+        IdempotencyKey::new(SagaId::new(), 1, Direction::Forward),
+    );
+    let sql = format!(
+        "INSERT INTO {prefix}saga_inbox (scope, idem_key, status, reply_status, reply, created_at_ms) \
+         VALUES ('p', '{bad_reply}', 'done', 'exploded', NULL, 0), \
+                ('p', '{bad_status}', 'weird', NULL, NULL, 0)"
+    );
+    (sql, bad_reply, bad_status)
+}
+
+/// Neither key reads as a stored `Ok` reply or as "in progress": both are corrupt-row errors.
+async fn corrupt_rows_are_errors<DB: sqlx::Database>(
+    store: &saga_sqlx::Inbox<DB>,
+    bad_reply: &IdempotencyKey,
+    bad_status: &IdempotencyKey,
+) where
+    saga_sqlx::Inbox<DB>: IdempotencyStore,
+{
+    let lease = Duration::from_secs(60);
+    for key in [bad_reply, bad_status] {
+        let err = store
+            .claim("p", &key.to_string(), lease)
+            .await
+            .expect_err("an unknown stored status is an error");
+        assert!(err.to_string().contains("corrupt inbox row"), "{err}");
+        assert!(!err.is_transient(), "{err}");
+    }
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn sqlite_inbox_rejects_unknown_statuses() {
+    let (log, _dir) = common::sqlite(config()).await;
+    let (sql, bad_reply, bad_status) = corrupt_rows(log.table_prefix());
+    sqlx::raw_sql(&sql).execute(log.pool()).await.expect("rows");
+    corrupt_rows_are_errors(&log.inbox("p"), &bad_reply, &bad_status).await;
+    let mut tx = log.pool().begin().await.expect("begin");
+    let err = log
+        .inbox("p")
+        .record_in_tx(&mut tx, &bad_status, b"r")
+        .await
+        .expect_err("not a duplicate of anything");
+    assert!(matches!(err, saga_sqlx::Error::Corrupt { .. }), "{err:?}");
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_inbox_rejects_unknown_statuses() {
+    let Some(log) = common::postgres(config()).await else {
+        return;
+    };
+    let (sql, bad_reply, bad_status) = corrupt_rows(log.table_prefix());
+    sqlx::raw_sql(&sql).execute(log.pool()).await.expect("rows");
+    corrupt_rows_are_errors(&log.inbox("p"), &bad_reply, &bad_status).await;
+    let mut tx = log.pool().begin().await.expect("begin");
+    let err = log.inbox("p").record_in_tx(&mut tx, &bad_reply, b"r").await;
+    assert!(
+        matches!(err, Err(saga_sqlx::Error::Corrupt { .. })),
+        "{err:?}"
+    );
+    tx.rollback().await.expect("rollback");
+    log.drop_tables().await.expect("drop");
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn mysql_inbox_rejects_unknown_statuses() {
+    let Some(log) = common::mysql(config()).await else {
+        return;
+    };
+    let (sql, bad_reply, bad_status) = corrupt_rows(log.table_prefix());
+    sqlx::raw_sql(&sql).execute(log.pool()).await.expect("rows");
+    corrupt_rows_are_errors(&log.inbox("p"), &bad_reply, &bad_status).await;
+    let mut tx = log.pool().begin().await.expect("begin");
+    let err = log
+        .inbox("p")
+        .record_in_tx(&mut tx, &bad_status, b"r")
+        .await;
+    assert!(
+        matches!(err, Err(saga_sqlx::Error::Corrupt { .. })),
+        "{err:?}"
+    );
+    tx.rollback().await.expect("rollback");
+    log.drop_tables().await.expect("drop");
+}
+
 #[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn sqlite_inbox_records_once_in_the_business_transaction() {
@@ -143,6 +234,8 @@ async fn postgres_inbox_follows_the_store_contract() {
             stored_reply: b"r".to_vec()
         }
     );
+    tx.rollback().await.expect("rollback");
+    log.drop_tables().await.expect("drop");
 }
 
 #[cfg(feature = "mysql")]
@@ -173,4 +266,6 @@ async fn mysql_inbox_follows_the_store_contract() {
             stored_reply: b"r".to_vec()
         }
     );
+    tx.rollback().await.expect("rollback");
+    log.drop_tables().await.expect("drop");
 }

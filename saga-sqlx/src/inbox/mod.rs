@@ -112,11 +112,36 @@ pub(crate) fn key_text(key: &IdempotencyKey) -> String {
     key.to_string()
 }
 
-/// Parses a stored reply status.
-pub(crate) fn reply_status(s: Option<&str>) -> saga::transport::ReplyStatus {
+/// What a stored inbox row says about its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stored {
+    /// `claimed`: an execution holds (or held) the key's lease.
+    Claimed,
+    /// `done`, with the stored reply's status.
+    Done(saga::transport::ReplyStatus),
+}
+
+/// Parses the `status` and `reply_status` columns of an inbox row. A status this crate never writes (or
+/// a `done` row without a known reply status) makes the row corrupt: the error says so and names the
+/// key, and callers fail with it instead of guessing "ok" or "in progress".
+pub(crate) fn stored(
+    backend: &'static str,
+    key: &str,
+    status: Option<&str>,
+    reply: Option<&str>,
+) -> Result<Stored, String> {
     use saga::transport::ReplyStatus;
-    [ReplyStatus::Ok, ReplyStatus::Rejected, ReplyStatus::Failed]
-        .into_iter()
-        .find(|st| Some(st.as_str()) == s)
-        .unwrap_or(ReplyStatus::Ok)
+    let corrupt = |what: &str, value: Option<&str>| {
+        let value: Option<String> = value.map(|v| v.chars().take(32).collect());
+        format!("{backend}: corrupt inbox row for key {key}: unknown {what} {value:?}")
+    };
+    match status {
+        Some("claimed") => Ok(Stored::Claimed),
+        Some("done") => [ReplyStatus::Ok, ReplyStatus::Rejected, ReplyStatus::Failed]
+            .into_iter()
+            .find(|st| Some(st.as_str()) == reply)
+            .map(Stored::Done)
+            .ok_or_else(|| corrupt("reply status", reply)),
+        other => Err(corrupt("status", other)),
+    }
 }

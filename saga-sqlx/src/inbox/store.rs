@@ -7,7 +7,7 @@ use saga::participant::{Claim, IdempotencyStore, StoreError, StoredReply};
 use saga::IdempotencyKey;
 use sqlx::Row;
 
-use super::{key_text, reply_status, Inbox, InboxOutcome};
+use super::{key_text, stored, Inbox, InboxOutcome, Stored};
 use crate::error::{store_error, Error, Result};
 use crate::rows::{millis, Columns as _};
 use crate::schema::Dialect;
@@ -108,18 +108,31 @@ macro_rules! inbox_backend {
                 if first {
                     return Ok(InboxOutcome::FirstTime);
                 }
-                let stored: Option<Vec<u8>> = sqlx::query_scalar(&sql(
+                let row = sqlx::query(&sql(
                     $dialect,
-                    &format!("SELECT reply FROM {b} WHERE scope = $1 AND idem_key = $2"),
+                    &format!(
+                        "SELECT status, reply_status, reply FROM {b} WHERE scope = $1 AND idem_key = $2"
+                    ),
                 ))
                 .bind(&self.scope)
                 .bind(&key)
-                .fetch_optional(&mut **tx)
+                .fetch_one(&mut **tx)
                 .await
-                .map_err(fail)?
-                .flatten();
+                .map_err(fail)?;
+                let status = row.text("status").map_err(fail)?;
+                let reply_status = row.text("reply_status").map_err(fail)?;
+                let corrupt = |message| Error::Corrupt { backend: $backend, message };
+                match stored($backend, &key, status.as_deref(), reply_status.as_deref()) {
+                    Ok(Stored::Done(_)) => {}
+                    // Not written by a completed execution, yet not taken over above.
+                    Ok(Stored::Claimed) => {
+                        return Err(corrupt(format!("inbox key {key} is neither new nor done")))
+                    }
+                    Err(message) => return Err(corrupt(message)),
+                }
+                let reply: Option<Vec<u8>> = row.try_get("reply").map_err(fail)?;
                 Ok(InboxOutcome::Duplicate {
-                    stored_reply: stored.unwrap_or_default(),
+                    stored_reply: reply.unwrap_or_default(),
                 })
             }
         }
@@ -176,13 +189,15 @@ macro_rules! inbox_backend {
                     .map_err(fail)?;
                     let Some(row) = row else { continue };
                     let status = row.text("status").map_err(fail)?;
-                    if status.as_deref() != Some("done") {
-                        return Ok(Claim::InProgress);
-                    }
                     let st = row.text("reply_status").map_err(fail)?;
+                    let Stored::Done(st) = stored($backend, key, status.as_deref(), st.as_deref())
+                        .map_err(StoreError::permanent)?
+                    else {
+                        return Ok(Claim::InProgress);
+                    };
                     let payload: Option<Vec<u8>> = row.try_get("reply").map_err(fail)?;
                     return Ok(Claim::Completed(StoredReply::new(
-                        reply_status(st.as_deref()),
+                        st,
                         payload.unwrap_or_default().into(),
                     )));
                 }

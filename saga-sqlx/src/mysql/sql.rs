@@ -4,6 +4,7 @@
 //! column comes before the assignment that changes it.
 
 use super::lit;
+use crate::claim::TakeSql;
 use crate::rows::{event_rows, millis, releases_lease, to_i64};
 use crate::schema::{Dialect, Tables};
 
@@ -13,11 +14,10 @@ pub(super) struct Statements {
     terminal: String,
     pub(super) current: String,
     pub(super) load: String,
-    pub(super) records: String,
     pub(super) claimable: String,
     pub(super) claimable_one: String,
-    pub(super) take: String,
-    pub(super) taken: String,
+    /// The take, read-back and release of a claim's candidates.
+    pub(super) taking: TakeSql,
     pub(super) list: String,
 }
 
@@ -29,22 +29,19 @@ impl Statements {
         let cols = "id, definition, definition_version, state, version, owner, fence, \
                     deadline_at_ms, created_at_ms, updated_at_ms";
         let free = format!("(owner = ? OR lease_until_ms IS NULL OR lease_until_ms <= {now})");
+        let load = format!(
+            "SELECT i.id, i.definition, i.definition_version, i.state, i.version, i.owner, \
+               i.fence, i.deadline_at_ms, i.created_at_ms, i.updated_at_ms, \
+               l.seq, l.at_ms, l.kind, l.step, l.attempt, l.detail, l.payload \
+             FROM {i} i LEFT JOIN {l} l ON l.saga_id = i.id \
+             WHERE i.id = ? ORDER BY l.seq"
+        );
         Self {
             instances: i.clone(),
             logs: l.clone(),
             terminal: terminal.clone(),
             current: format!("SELECT version, fence, state FROM {i} WHERE id = ?"),
-            load: format!(
-                "SELECT i.id, i.definition, i.definition_version, i.state, i.version, i.owner, \
-                   i.fence, i.deadline_at_ms, i.created_at_ms, i.updated_at_ms, \
-                   l.seq, l.at_ms, l.kind, l.step, l.attempt, l.detail, l.payload \
-                 FROM {i} i LEFT JOIN {l} l ON l.saga_id = i.id \
-                 WHERE i.id = ? ORDER BY l.seq"
-            ),
-            records: format!(
-                "SELECT seq, at_ms, kind, step, attempt, detail, payload FROM {l} \
-                 WHERE saga_id = ? ORDER BY seq"
-            ),
+            load: load.clone(),
             // definition, version, after, after, owner, limit
             claimable: format!(
                 "SELECT id FROM {i} WHERE definition = ? AND definition_version = ? \
@@ -56,12 +53,18 @@ impl Statements {
                 "SELECT id FROM {i} WHERE id = ? AND definition = ? AND definition_version = ? \
                    AND state NOT IN {terminal} AND {free} FOR UPDATE"
             ),
-            // owner, owner, lease ms, id
-            take: format!(
-                "UPDATE {i} SET fence = IF(owner <=> ?, fence, fence + 1), owner = ?, \
-                   lease_until_ms = {now} + ? WHERE id = ?"
-            ),
-            taken: format!("SELECT {cols} FROM {i} WHERE id = ?"),
+            taking: TakeSql {
+                // owner, owner, lease ms, id
+                take: format!(
+                    "UPDATE {i} SET fence = IF(owner <=> ?, fence, fence + 1), owner = ?, \
+                       lease_until_ms = {now} + ? WHERE id = ?"
+                ),
+                // id, owner: gives back the lease a claim took on a saga that does not decode.
+                release: format!(
+                    "UPDATE {i} SET owner = NULL, lease_until_ms = NULL WHERE id = ? AND owner = ?"
+                ),
+                load,
+            },
             // definition, definition, states, states, limit
             list: format!(
                 "SELECT {cols} FROM {i} \

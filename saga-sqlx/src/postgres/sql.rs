@@ -9,7 +9,7 @@ pub(super) struct Statements {
     pub(super) current: String,
     pub(super) current_of: String,
     pub(super) load: String,
-    pub(super) records_of: String,
+    pub(super) release: String,
     pub(super) claim_recoverable: String,
     pub(super) claim_one: String,
     pub(super) list: String,
@@ -24,6 +24,13 @@ impl Statements {
                     deadline_at_ms, created_at_ms, updated_at_ms";
         let t_cols = "t.id, t.definition, t.definition_version, t.state, t.version, t.owner, \
                       t.fence, t.deadline_at_ms, t.created_at_ms, t.updated_at_ms";
+        // The claimed rows of `upd` with their records, in the shape of `load`.
+        let claimed = format!(
+            "SELECT u.id, u.definition, u.definition_version, u.state, u.version, u.owner, \
+               u.fence, u.deadline_at_ms, u.created_at_ms, u.updated_at_ms, \
+               l.seq, l.at_ms, l.kind, l.step, l.attempt, l.detail, l.payload \
+             FROM upd u LEFT JOIN {l} l ON l.saga_id = u.id ORDER BY u.id, l.seq"
+        );
         Self {
             // $1 id, $2 definition, $3 definition version, $4 owner, $5 lease ms, $6 deadline, $7 data
             create: format!(
@@ -103,11 +110,8 @@ impl Statements {
                  FROM {i} i LEFT JOIN {l} l ON l.saga_id = i.id \
                  WHERE i.id = $1 ORDER BY l.seq"
             ),
-            records_of: format!(
-                "SELECT saga_id, seq, at_ms, kind, step, attempt, detail, payload FROM {l} \
-                 WHERE saga_id = ANY($1) ORDER BY saga_id, seq"
-            ),
-            // $1 definition, $2 version, $3 owner, $4 lease ms, $5 limit, $6 after (or NULL)
+            // $1 definition, $2 version, $3 owner, $4 lease ms, $5 limit, $6 after (or NULL). Returns
+            // the claimed instances joined with their records, like `load`, in (id, seq) order.
             claim_recoverable: format!(
                 "WITH n AS (SELECT {now} AS now), \
                  c AS (\
@@ -117,21 +121,29 @@ impl Statements {
                      AND ($6::UUID IS NULL OR id > $6) \
                      AND (owner = $3 OR lease_until_ms IS NULL \
                           OR lease_until_ms <= (SELECT now FROM n)) \
-                   ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED) \
-                 UPDATE {i} t SET fence = CASE WHEN t.owner = $3 THEN t.fence ELSE t.fence + 1 END, owner = $3, \
-                   lease_until_ms = (SELECT now FROM n) + $4 \
-                 FROM c WHERE t.id = c.id RETURNING {t_cols}"
+                   ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED), \
+                 upd AS (\
+                   UPDATE {i} t SET fence = CASE WHEN t.owner = $3 THEN t.fence ELSE t.fence + 1 END, \
+                     owner = $3, lease_until_ms = (SELECT now FROM n) + $4 \
+                   FROM c WHERE t.id = c.id RETURNING {t_cols}) \
+                 {claimed}"
             ),
             // $1 definition, $2 version, $3 owner, $4 lease ms, $5 id
             claim_one: format!(
-                "WITH n AS (SELECT {now} AS now) \
-                 UPDATE {i} SET fence = CASE WHEN owner = $3 THEN fence ELSE fence + 1 END, owner = $3, \
-                   lease_until_ms = (SELECT now FROM n) + $4 \
-                 WHERE id = $5 AND definition = $1 AND definition_version = $2 \
-                   AND state NOT IN {terminal} \
-                   AND (owner = $3 OR lease_until_ms IS NULL \
-                        OR lease_until_ms <= (SELECT now FROM n)) \
-                 RETURNING {cols}"
+                "WITH n AS (SELECT {now} AS now), \
+                 upd AS (\
+                   UPDATE {i} t SET fence = CASE WHEN t.owner = $3 THEN t.fence ELSE t.fence + 1 END, \
+                     owner = $3, lease_until_ms = (SELECT now FROM n) + $4 \
+                   WHERE t.id = $5 AND t.definition = $1 AND t.definition_version = $2 \
+                     AND t.state NOT IN {terminal} \
+                     AND (t.owner = $3 OR t.lease_until_ms IS NULL \
+                          OR t.lease_until_ms <= (SELECT now FROM n)) \
+                   RETURNING {t_cols}) \
+                 {claimed}"
+            ),
+            // $1 ids, $2 owner: gives back the leases a claim took on sagas that do not decode.
+            release: format!(
+                "UPDATE {i} SET owner = NULL, lease_until_ms = NULL WHERE id = ANY($1) AND owner = $2"
             ),
             // $1 definition or NULL, $2 states (empty: all), $3 limit
             list: format!(

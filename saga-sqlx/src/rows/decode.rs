@@ -1,11 +1,11 @@
 //! Reading rows of every backend alike: [`Columns`] says how one backend stores ids and text; the
 //! instance, record and snapshot decoding on top of it is shared.
 
-use saga::log::{Claimed, Lease, LogRecord, SagaInstance, SagaSnapshot};
+use saga::log::{Claimed, Lease, SagaInstance, SagaSnapshot};
 use saga::{LogError, SagaId, SagaState};
 
 use super::{InstanceRow, RecordRow};
-use crate::error::log_error;
+use crate::error::{decode_error, log_error};
 
 /// Reads the columns of one backend's rows by name: ids and text as that backend stores them, integers
 /// and bytes as they are. Implemented with [`columns!`].
@@ -99,55 +99,63 @@ pub(crate) fn current(
         .map_err(|e| log_error(backend, e))
 }
 
-/// The instances of `rows`.
+/// The instances of `rows`; a row that does not decode is [`LogError::Corrupt`].
 pub(crate) fn instances(
     backend: &'static str,
     rows: &[impl Columns],
 ) -> Result<Vec<SagaInstance>, LogError> {
     rows.iter()
         .map(|r| {
+            let id = r.saga_id("id").map_err(|e| log_error(backend, e))?;
             InstanceRow::decode(r)
-                .map_err(|e| log_error(backend, e))?
+                .map_err(|e| decode_error(backend, id, e))?
                 .into_instance()
         })
         .collect()
 }
 
-/// The records of saga `id` in `rows`.
-#[cfg_attr(not(any(feature = "mysql", feature = "sqlite")), allow(dead_code))]
-pub(crate) fn records(
-    backend: &'static str,
-    id: SagaId,
-    rows: &[impl Columns],
-) -> Result<Vec<LogRecord>, LogError> {
-    rows.iter()
-        .map(|r| {
-            RecordRow::decode(r)
-                .map_err(|e| log_error(backend, e))?
-                .into_record(id)
-        })
-        .collect()
-}
-
 /// The snapshot of saga `id` from the rows of a load: the instance columns on every row, joined with
-/// its records (`seq` is null on the one row of a saga without records). `None` without rows.
+/// its records (`seq` is null on the one row of a saga without records). `None` without rows. Rows
+/// that do not decode (a value out of range, an unknown state or kind, a column of the wrong type, text
+/// that is not UTF-8) are [`LogError::Corrupt`].
 pub(crate) fn loaded(
     backend: &'static str,
     id: SagaId,
     rows: &[impl Columns],
 ) -> Result<Option<SagaSnapshot>, LogError> {
-    let db = |e| log_error(backend, e);
+    let bad = |e| decode_error(backend, id, e);
     let Some(first) = rows.first() else {
         return Ok(None);
     };
-    let instance = InstanceRow::decode(first).map_err(db)?.into_instance()?;
+    let instance = InstanceRow::decode(first).map_err(bad)?.into_instance()?;
     let mut records = Vec::with_capacity(rows.len());
     for row in rows {
-        if row.opt_int("seq").map_err(db)?.is_some() {
-            records.push(RecordRow::decode(row).map_err(db)?.into_record(id)?);
+        if row.opt_int("seq").map_err(bad)?.is_some() {
+            records.push(RecordRow::decode(row).map_err(bad)?.into_record(id)?);
         }
     }
     Ok(Some(SagaSnapshot { instance, records }))
+}
+
+/// `rows` (ordered by saga id) split into the runs of each saga, by their `id` column.
+#[cfg(feature = "postgres")]
+pub(crate) fn by_saga<'r, R: Columns>(
+    backend: &'static str,
+    rows: &'r [R],
+) -> Result<Vec<(SagaId, &'r [R])>, LogError> {
+    let mut out: Vec<(SagaId, &'r [R])> = Vec::new();
+    let mut start = 0;
+    for (n, row) in rows.iter().enumerate() {
+        let id = row.saga_id("id").map_err(|e| log_error(backend, e))?;
+        match out.last_mut() {
+            Some((last, run)) if *last == id => *run = &rows[start..=n],
+            _ => {
+                start = n;
+                out.push((id, &rows[n..=n]));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A claimed saga: its snapshot under the lease of its current fence.

@@ -1,5 +1,6 @@
 //! The statements of [`SqliteSagaLog`](super::SqliteSagaLog), built once per table prefix.
 
+use crate::claim::TakeSql;
 use crate::schema::{Dialect, Tables};
 
 pub(super) struct Statements {
@@ -12,10 +13,10 @@ pub(super) struct Statements {
     record_tail: String,
     pub(super) current: String,
     pub(super) load: String,
-    pub(super) records: String,
     pub(super) claimable: String,
     pub(super) claimable_one: String,
-    pub(super) take: String,
+    /// The take, read-back and release of a claim's candidates.
+    pub(super) taking: TakeSql,
     pub(super) list: String,
 }
 
@@ -27,6 +28,13 @@ impl Statements {
         let cols = "id, definition, definition_version, state, version, owner, fence, \
                     deadline_at_ms, created_at_ms, updated_at_ms";
         let free = format!("(owner = ?3 OR lease_until_ms IS NULL OR lease_until_ms <= {now})");
+        let load = format!(
+            "SELECT i.id, i.definition, i.definition_version, i.state, i.version, i.owner, \
+               i.fence, i.deadline_at_ms, i.created_at_ms, i.updated_at_ms, \
+               l.seq, l.at_ms, l.kind, l.step, l.attempt, l.detail, l.payload \
+             FROM {i} i LEFT JOIN {l} l ON l.saga_id = i.id \
+             WHERE i.id = ?1 ORDER BY l.seq"
+        );
         Self {
             // ?1 id, ?2 definition, ?3 version, ?4 owner, ?5 lease ms, ?6 deadline, ?7 data. The
             // record is inserted only if the instance was (`changes()` counts the statement before).
@@ -54,17 +62,7 @@ impl Statements {
                  SELECT ?1, ?{{0}}, ?{{1}}, ?{{2}}, ?{{3}}, ?{{4}}, ?{{5}}, {now} WHERE changes() = 1"
             ),
             current: format!("SELECT version, fence, state FROM {i} WHERE id = ?1"),
-            load: format!(
-                "SELECT i.id, i.definition, i.definition_version, i.state, i.version, i.owner, \
-                   i.fence, i.deadline_at_ms, i.created_at_ms, i.updated_at_ms, \
-                   l.seq, l.at_ms, l.kind, l.step, l.attempt, l.detail, l.payload \
-                 FROM {i} i LEFT JOIN {l} l ON l.saga_id = i.id \
-                 WHERE i.id = ?1 ORDER BY l.seq"
-            ),
-            records: format!(
-                "SELECT seq, at_ms, kind, step, attempt, detail, payload FROM {l} \
-                 WHERE saga_id = ?1 ORDER BY seq"
-            ),
+            load: load.clone(),
             // ?1 definition, ?2 version, ?3 owner, ?4 after (NULL = none), ?5 limit
             claimable: format!(
                 "SELECT id FROM {i} WHERE definition = ?1 AND definition_version = ?2 \
@@ -76,12 +74,19 @@ impl Statements {
                 "SELECT id FROM {i} WHERE id = ?4 AND definition = ?1 AND definition_version = ?2 \
                    AND state NOT IN {terminal} AND {free}"
             ),
-            // ?1 id, ?2 owner, ?3 lease ms
-            take: format!(
-                "UPDATE {i} SET fence = CASE WHEN owner IS ?2 THEN fence ELSE fence + 1 END, \
-                   owner = ?2, lease_until_ms = {now} + ?3 \
-                 WHERE id = ?1 RETURNING {cols}"
-            ),
+            taking: TakeSql {
+                // ?1 owner, ?2 owner, ?3 lease ms, ?4 id (the parameters of MySQL's take)
+                take: format!(
+                    "UPDATE {i} SET fence = CASE WHEN owner IS ?1 THEN fence ELSE fence + 1 END, \
+                       owner = ?2, lease_until_ms = {now} + ?3 \
+                     WHERE id = ?4"
+                ),
+                // ?1 id, ?2 owner: gives back the lease a claim took on a saga that does not decode.
+                release: format!(
+                    "UPDATE {i} SET owner = NULL, lease_until_ms = NULL WHERE id = ?1 AND owner = ?2"
+                ),
+                load,
+            },
             // ?1 definition (NULL = any), ?2 ",state,state," ('' = any), ?3 limit
             list: format!(
                 "SELECT {cols} FROM {i} \
