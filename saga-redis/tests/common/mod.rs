@@ -94,3 +94,13 @@ pub async fn cleanup(log: &RedisSagaLog) {
         panic!("delete_all left keys behind: {left:?}");
     }
 }
+
+/// The key of saga `id` ending in `suffix` (`inst` or `rec`), found by scanning the prefix.
+pub async fn saga_key(prefix: &str, id: saga::SagaId, suffix: &str) -> String {
+    let end = format!(":saga:{id}:{suffix}");
+    keys_under(prefix)
+        .await
+        .into_iter()
+        .find(|k| k.ends_with(&end))
+        .unwrap_or_else(|| panic!("no key *{end} under {prefix}"))
+}
