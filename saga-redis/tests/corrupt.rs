@@ -125,6 +125,7 @@ async fn a_record_that_does_not_decode() {
     let Some((log, def, ids)) = setup(3).await else {
         return;
     };
+    let _guard = common::guard(&log);
     let rec = common::saga_key(log.key_prefix(), ids[1], "rec").await;
     let mut conn = common::raw().await;
     let _: () = redis::cmd("LSET")
@@ -143,6 +144,7 @@ async fn a_record_too_many() {
     let Some((log, def, ids)) = setup(2).await else {
         return;
     };
+    let _guard = common::guard(&log);
     let rec = common::saga_key(log.key_prefix(), ids[0], "rec").await;
     let mut conn = common::raw().await;
     let first: Vec<u8> = redis::cmd("LINDEX")
@@ -173,6 +175,7 @@ async fn instance_fields_that_do_not_decode() {
         let Some((log, def, ids)) = setup(2).await else {
             return;
         };
+        let _guard = common::guard(&log);
         let inst = common::saga_key(log.key_prefix(), ids[0], "inst").await;
         hset(&inst, field, value).await;
         if field == "owner" {
@@ -194,6 +197,7 @@ async fn a_key_of_the_wrong_type() {
     let Some((log, def, ids)) = setup(2).await else {
         return;
     };
+    let _guard = common::guard(&log);
     let inst = common::saga_key(log.key_prefix(), ids[1], "inst").await;
     let mut conn = common::raw().await;
     let _: () = redis::cmd("DEL")
@@ -223,6 +227,7 @@ async fn appends_to_a_damaged_saga_fail_cleanly() {
     let Some((log, _def, ids)) = setup(1).await else {
         return;
     };
+    let _guard = common::guard(&log);
     let inst = common::saga_key(log.key_prefix(), ids[0], "inst").await;
     hset(&inst, "version", b"one").await;
     let err = log

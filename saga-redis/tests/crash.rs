@@ -16,7 +16,7 @@ use saga::{
     async_trait, compensation_fn, Executor, ExecutorConfig, LogError, LogEvent, SagaDefinition,
     SagaId, SagaLog, SagaState, Step, StepContext, StepError,
 };
-use saga_redis::{redis, RedisSagaLog};
+use saga_redis::redis;
 use serde::{Deserialize, Serialize};
 
 const SAGAS: usize = 300;
@@ -69,6 +69,7 @@ async fn survivor_recovers_a_dead_executors_sagas() {
     let Some(a) = common::log(config.clone()).await else {
         return;
     };
+    let _guard = common::guard(&a);
     let b = common::log(config).await.expect("second connection");
     let prefix = a.key_prefix().to_owned();
     let ledger = format!("{prefix}:ledger");

@@ -71,6 +71,7 @@ async fn finished_sagas_get_a_ttl_and_leave_the_recoverable_index() {
     let Some(log) = common::log(common::config().with_retention(Some(RETENTION))).await else {
         return;
     };
+    let _guard = common::guard(&log);
     let def = def();
     let (done, running, stuck) = (
         new_saga(&log, &def).await,
@@ -132,6 +133,7 @@ async fn without_retention_finished_sagas_stay() {
     let Some(log) = common::log(common::config().with_retention(None)).await else {
         return;
     };
+    let _guard = common::guard(&log);
     let def = def();
     let id = new_saga(&log, &def).await;
     finish(&log, id, SagaState::Compensated, LogEvent::Compensated).await;
@@ -151,6 +153,7 @@ async fn list_tolerates_expired_sagas_and_their_entries_are_pruned() {
     let Some(log) = common::log(config).await else {
         return;
     };
+    let _guard = common::guard(&log);
     let def = def();
     let mut ids = Vec::new();
     for _ in 0..3 {

@@ -59,6 +59,7 @@ async fn password_is_not_shown_by_the_real_server_or_the_log() {
             Err(err) => assert_hidden(&everything_shown(&err)),
             // The server has no password set and accepted any: the log's Debug must hide it.
             Ok(log) => {
+                let _guard = common::guard(&log);
                 let debug = format!("{log:?}");
                 assert_hidden(&debug);
                 assert!(debug.contains(":***@"), "{debug}");

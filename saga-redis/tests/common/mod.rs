@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use saga_redis::{redis, Error, RedisLogConfig, RedisSagaLog};
+use saga_redis::redis::{self, TypedCommands as _};
+use saga_redis::{Error, RedisLogConfig, RedisSagaLog};
 
 /// `SAGA_TEST_REDIS_URL` or the local default.
 pub fn redis_url() -> String {
@@ -103,4 +104,31 @@ pub async fn saga_key(prefix: &str, id: saga::SagaId, suffix: &str) -> String {
         .into_iter()
         .find(|k| k.ends_with(&end))
         .unwrap_or_else(|| panic!("no key *{end} under {prefix}"))
+}
+
+/// Deletes every key under its prefix when dropped, so a test that fails half-way leaves nothing
+/// behind either (a blocking connection: drops cannot await).
+pub struct Guard(pub String);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let Ok(client) = redis::Client::open(redis_url()) else {
+            return;
+        };
+        let Ok(mut conn) = client.get_connection() else {
+            return;
+        };
+        let keys: Vec<String> = match conn.scan_match::<_, String>(format!("{}:*", self.0)) {
+            Ok(iter) => iter.filter_map(Result::ok).collect(),
+            Err(_) => return,
+        };
+        for chunk in keys.chunks(500) {
+            let _: redis::RedisResult<()> = redis::cmd("UNLINK").arg(chunk).query(&mut conn);
+        }
+    }
+}
+
+/// A [`Guard`] for the log's prefix.
+pub fn guard(log: &RedisSagaLog) -> Guard {
+    Guard(log.key_prefix().to_owned())
 }
