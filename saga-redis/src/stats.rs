@@ -6,7 +6,8 @@ use std::sync::Arc;
 /// Counters of one [`RedisSagaLog`](crate::RedisSagaLog), shared by its clones.
 ///
 /// Every script runs atomically on the server, so a *write* (a `create` or `append` script that
-/// changed the saga) is this log's unit of commit: a happy saga of S steps costs S + 2 writes.
+/// changed the saga) is this log's unit of commit, and costs one round trip: a happy 3-step saga is
+/// 4 writes (its create and one append per step, the last one carrying the end).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RedisLogStats {
