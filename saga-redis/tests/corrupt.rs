@@ -265,3 +265,86 @@ async fn appends_to_a_damaged_saga_fail_cleanly() {
     assert!(matches!(err, LogError::Corrupt { .. }), "{err:?}");
     common::cleanup(&log).await;
 }
+
+#[tokio::test]
+async fn a_damaged_index_key_stops_a_write_before_it_starts() {
+    // One shard, so the damaged sets are the ones the saga's writes touch.
+    let Some(log) = common::log(common::config().with_shards(1)).await else {
+        return;
+    };
+    let _guard = common::guard(&log);
+    let def = format!("corrupt-{}", uuid::Uuid::new_v4().simple());
+    let saga = NewSaga::new(SagaId::new(), &def, 1, Bytes::from_static(b"{}"), "a", LIVE);
+    let id = saga.id;
+    log.create(saga).await.expect("create");
+    let p = log.key_prefix().to_owned();
+    let mut conn = common::raw().await;
+    let set = format!("{p}:{{{p}:0}}:state:completed:{def}");
+    let _: () = redis::cmd("SET")
+        .arg(&set)
+        .arg("not a set")
+        .query_async(&mut conn)
+        .await
+        .expect("set");
+    let err = log
+        .append(saga::log::Append::new(
+            id,
+            1,
+            saga::log::Lease { fence: 1 },
+            SagaState::Completed,
+            &[saga::LogEvent::Completed],
+            LIVE,
+        ))
+        .await
+        .expect_err("a damaged index fails the append");
+    assert!(matches!(err, LogError::Corrupt { .. }), "{err:?}");
+    let snap = log.load(id).await.expect("load").expect("exists");
+    assert_eq!(
+        (
+            snap.instance.version,
+            snap.instance.state,
+            snap.records.len()
+        ),
+        (1, SagaState::Running, 1),
+        "nothing was written"
+    );
+    let recoverable = format!("{p}:{{{p}:0}}:recoverable:1:{def}");
+    let _: () = redis::cmd("SET")
+        .arg(&recoverable)
+        .arg("not a set")
+        .query_async(&mut conn)
+        .await
+        .expect("set");
+    let other = NewSaga::new(SagaId::new(), &def, 1, Bytes::from_static(b"{}"), "a", LIVE);
+    let other_id = other.id;
+    let err = log
+        .create(other)
+        .await
+        .expect_err("a damaged index fails the create");
+    assert!(matches!(err, LogError::Corrupt { .. }), "{err:?}");
+    assert!(
+        log.load(other_id).await.expect("load").is_none(),
+        "nothing was written"
+    );
+    // A saga whose instance key is not a hash: appends are Corrupt too.
+    let inst = common::saga_key(&p, id, "inst").await;
+    let _: () = redis::cmd("SET")
+        .arg(&inst)
+        .arg("x")
+        .query_async(&mut conn)
+        .await
+        .expect("set");
+    let err = log
+        .append(saga::log::Append::new(
+            id,
+            1,
+            saga::log::Lease { fence: 1 },
+            SagaState::Running,
+            &[saga::LogEvent::Completed],
+            LIVE,
+        ))
+        .await
+        .expect_err("a damaged instance fails the append");
+    assert!(matches!(err, LogError::Corrupt { .. }), "{err:?}");
+    common::cleanup(&log).await;
+}

@@ -4,7 +4,7 @@ use saga::log::{Append, ConflictKind, Lease, NewSaga};
 use saga::{LogError, LogEvent, SagaId, SagaState};
 
 use super::reply::Reply;
-use super::scripts::{Call, SCRIPTS};
+use super::scripts::{is_wrong_type, Call, SCRIPTS};
 use super::{codec, millis, Inner};
 use crate::error::{corrupt, log_error, protocol};
 
@@ -20,6 +20,18 @@ fn too_large(id: SagaId) -> LogError {
 /// Whether `state` releases the lease (and ends this log's interest in the saga).
 fn releases(state: SagaState) -> bool {
     state.is_terminal() || state == SagaState::Stuck
+}
+
+/// Runs a write script of saga `id`; a key of the wrong type (damage from outside) is `Corrupt`.
+async fn run(log: &Inner, id: SagaId, call: Call) -> Result<redis::Value, LogError> {
+    match log.conn.run_one(call).await {
+        Ok(value) => Ok(value),
+        Err(e) if is_wrong_type(&e) => Err(corrupt(
+            id,
+            "a key of the saga holds the wrong kind of value",
+        )),
+        Err(e) => Err(log_error(e)),
+    }
 }
 
 pub(super) async fn create(log: &Inner, saga: NewSaga) -> Result<Lease, LogError> {
@@ -45,7 +57,7 @@ pub(super) async fn create(log: &Inner, saga: NewSaga) -> Result<Lease, LogError
                 .unwrap_or_default(),
         )
         .arg(body);
-    let reply = Reply::new(log.conn.run_one(call).await.map_err(log_error)?)?;
+    let reply = Reply::new(run(log, saga.id, call).await?)?;
     match reply.status() {
         b"ok" => {
             log.conn.counters.created();
@@ -59,6 +71,7 @@ pub(super) async fn create(log: &Inner, saga: NewSaga) -> Result<Lease, LogError
             0,
             None,
         )),
+        b"corrupt" => Err(corrupt(saga.id, reply.text(0).unwrap_or("index key"))),
         _ => Err(protocol("unexpected create reply")),
     }
 }
@@ -87,7 +100,7 @@ pub(super) async fn append(log: &Inner, a: &Append<'_>) -> Result<u64, LogError>
         for body in &bodies {
             call = call.arg(body);
         }
-        let reply = Reply::new(log.conn.run_one(call).await.map_err(log_error)?)?;
+        let reply = Reply::new(run(log, a.id, call).await?)?;
         let conflict = |kind| {
             log.defs.forget(a.id);
             Err(LogError::conflict(

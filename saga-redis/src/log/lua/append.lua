@@ -34,6 +34,15 @@ local new, id = STATES[ARGV[5]], ARGV[2]
 if not new then
   return redis.error_reply('saga-redis: unknown state ' .. ARGV[5])
 end
+local touched = {KEYS[3], KEYS[3 + old], KEYS[9 + old], KEYS[3 + new], KEYS[9 + new]}
+if new >= 4 then
+  table.insert(touched, KEYS[15 + new - 3])
+  table.insert(touched, KEYS[18 + new - 3])
+end
+local damaged = not_a('list', {KEYS[2]}) or not_a('zset', touched)
+if damaged then
+  return {'corrupt', 'key holds the wrong kind of value: ' .. damaged}
+end
 local now = now_ms()
 local stamp = int(now) .. ':'
 for i = 8, #ARGV do

@@ -12,3 +12,15 @@ end
 local function int(n)
   return string.format('%d', n)
 end
+
+-- The first of `keys` that holds something other than `kind` (a key damaged from outside), or nil.
+-- Checked before a script writes: a script's writes are not rolled back when a later command fails.
+local function not_a(kind, keys)
+  for _, key in ipairs(keys) do
+    local t = redis.call('TYPE', key).ok
+    if t ~= kind and t ~= 'none' then
+      return key
+    end
+  end
+  return nil
+end

@@ -5,6 +5,10 @@
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return {'exists'}
 end
+local damaged = not_a('zset', {KEYS[3], KEYS[3 + STATES.running], KEYS[9 + STATES.running]})
+if damaged then
+  return {'corrupt', 'index key holds the wrong kind of value: ' .. damaged}
+end
 local id = ARGV[1]
 local now = now_ms()
 redis.call('HSET', KEYS[1], 'def', ARGV[2], 'dver', ARGV[3], 'state', 'running', 'version', '1',
