@@ -11,7 +11,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RedisLogStats {
-    /// Requests sent to the server and answered (a pipeline of many commands counts once).
+    /// Requests sent to the server (a pipeline of many commands counts once).
     pub round_trips: u64,
     /// Lua scripts run (`EVALSHA`, each also counted when it is re-sent after a `NOSCRIPT`).
     pub script_calls: u64,
