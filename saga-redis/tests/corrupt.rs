@@ -221,3 +221,43 @@ async fn a_key_of_the_wrong_type() {
     );
     reported_not_leased(log, &def, ids[1], &[ids[0]]).await;
 }
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Empty {}
+
+#[tokio::test]
+async fn recovery_reports_a_damaged_saga_and_finishes_the_others() {
+    let Some((log, def, ids)) = setup(3).await else {
+        return;
+    };
+    let _guard = common::guard(&log);
+    let rec = common::saga_key(log.key_prefix(), ids[0], "rec").await;
+    let mut conn = common::raw().await;
+    let _: () = redis::cmd("RPUSH")
+        .arg(&rec)
+        .arg("not a record")
+        .query_async(&mut conn)
+        .await
+        .expect("rpush");
+    let definition = saga::SagaDefinition::<Empty>::builder(&def, 1)
+        .retriable(
+            "only",
+            saga::step_fn(|_: saga::StepContext, d: Empty| async move { Ok(d) }),
+        )
+        .build()
+        .expect("valid");
+    let executor = saga::Executor::new(definition, std::sync::Arc::new(log.clone()));
+    let report = executor.recover().await.expect("recover");
+    assert_eq!(report.completed, 2, "{report:?}");
+    assert_eq!(
+        report.corrupt.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![ids[0]]
+    );
+    for id in &ids[1..] {
+        let snap = log.load(*id).await.expect("load").expect("exists");
+        assert_eq!(snap.instance.state, SagaState::Completed);
+    }
+    let inst = common::saga_key(log.key_prefix(), ids[0], "inst").await;
+    assert_eq!(hget(&inst, "owner").await.as_deref(), Some("dead"));
+    common::cleanup(&log).await;
+}
