@@ -1,0 +1,17 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod config;
+mod error;
+mod log;
+mod secret;
+mod stats;
+
+pub use config::{validate_prefix, RedisLogConfig, MAX_PREFIX_LEN, MAX_SHARDS};
+pub use error::{is_transient, Error, Result};
+pub use log::RedisSagaLog;
+pub use secret::redact_url;
+pub use stats::RedisLogStats;
+
+/// Re-exported so users need no separate `redis` dependency for URLs and errors.
+pub use redis;
