@@ -143,3 +143,30 @@ pub(crate) fn corrupt(saga_id: saga::SagaId, message: impl Into<String>) -> LogE
         message: message.into(),
     }
 }
+
+/// Maps a redis-rs error of the transport to a [`TransportError`](saga::transport::TransportError):
+/// dropped or refused connections and I/O errors are `Connection`, timeouts `Timeout`, anything else
+/// `Backend` with [`is_transient`]'s classification. `what` names the operation; the message is
+/// scrubbed of the URL's password.
+pub(crate) fn transport_error(
+    error: RedisError,
+    what: &'static str,
+    url: &crate::secret::SecretUrl,
+) -> saga::transport::TransportError {
+    use saga::transport::TransportError;
+    if error.is_timeout() {
+        return TransportError::Timeout { operation: what };
+    }
+    let message = format!("{what}: {}", url.scrub(&error.to_string()));
+    if error.is_io_error() || error.is_connection_dropped() || error.is_connection_refusal() {
+        return TransportError::Connection {
+            message,
+            source: Some(Box::new(error)),
+        };
+    }
+    TransportError::Backend {
+        message,
+        transient: is_transient(&error),
+        source: Some(Box::new(error)),
+    }
+}

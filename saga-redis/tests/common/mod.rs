@@ -132,3 +132,28 @@ impl Drop for Guard {
 pub fn guard(log: &RedisSagaLog) -> Guard {
     Guard(log.key_prefix().to_owned())
 }
+
+/// A transport configuration for the test server under `prefix`: short block, claim and trim times,
+/// so redeliveries come quickly.
+pub fn transport_config(prefix: &str) -> saga_redis::RedisTransportConfig {
+    saga_redis::RedisTransportConfig::new(&redis_url())
+        .with_key_prefix(prefix)
+        .with_block_time(std::time::Duration::from_millis(500))
+        .with_claim_idle(std::time::Duration::from_millis(500))
+        .with_trim_interval(std::time::Duration::from_millis(200))
+        .with_reconnect_backoff(
+            std::time::Duration::from_millis(20),
+            std::time::Duration::from_millis(500),
+        )
+}
+
+/// A transport, or `None` (after the skip line) when the server is not there.
+pub async fn transport(
+    config: saga_redis::RedisTransportConfig,
+) -> Option<saga_redis::RedisTransport> {
+    match saga_redis::RedisTransport::connect(config).await {
+        Ok(t) => Some(t),
+        Err(e @ Error::Connect { .. }) => unreachable(&redis_url(), &e),
+        Err(e) => panic!("redis setup failed: {e}"),
+    }
+}
