@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+pub mod shop;
+
 use saga_redis::redis::{self, TypedCommands as _};
 use saga_redis::{Error, RedisLogConfig, RedisSagaLog};
 
