@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+pub mod server;
 pub mod shop;
 
 use saga_redis::redis::{self, TypedCommands as _};
