@@ -3,12 +3,18 @@
 //!
 //! ```text
 //! cargo bench --bench loadgen -- --log memory --transport inproc --sagas 200000 --concurrency 256 --steps 3
+//! cargo bench --bench loadgen -- --log redis://127.0.0.1:6379 --sagas 5000 --concurrency 64 --steps 3
+//! cargo bench --bench loadgen -- --transport redis://127.0.0.1:6379 --sagas 5000 --concurrency 64 --steps 3
 //! ```
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis_log;
 mod runner;
 #[cfg(feature = "sqlx")]
 mod sql;
+#[cfg(feature = "redis")]
+mod streams;
 
 use std::sync::Arc;
 
@@ -29,13 +35,12 @@ fn main() {
         .expect("tokio runtime");
     let line = rt.block_on(async {
         if args.transport != "inproc" {
-            return Err(format!(
-                "transport {:?} is not supported by the load generator yet (use inproc)",
-                args.transport
-            ));
+            return run_transport(&args).await;
         }
         if args.log == "memory" {
             Ok(run_memory(&args).await)
+        } else if args.log.starts_with("redis") {
+            run_redis_log(&args).await
         } else {
             run_sql(&args).await
         }
@@ -105,6 +110,60 @@ async fn run_sql(args: &Args) -> Result<serde_json::Value, String> {
     Ok(line)
 }
 
+/// `--transport redis://…`: remote steps over Redis Streams, with the log of `--log` (memory or
+/// redis).
+#[cfg(feature = "redis")]
+async fn run_transport(args: &Args) -> Result<serde_json::Value, String> {
+    if !args.transport.starts_with("redis") {
+        return Err(format!(
+            "transport {:?} is not supported by the load generator (inproc or redis://…)",
+            shown(&args.transport)
+        ));
+    }
+    let log: Arc<dyn saga::SagaLog> = if args.log == "memory" {
+        Arc::new(InMemoryLog::new())
+    } else if args.log.starts_with("redis") {
+        Arc::new(redis_log::open_log(args).await?)
+    } else {
+        return Err("with --transport redis://…, --log is memory or redis://…".into());
+    };
+    let (lib, baseline) = streams::run(args, log).await?;
+    Ok(report(args, lib, None, baseline))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn run_transport(args: &Args) -> Result<serde_json::Value, String> {
+    Err(format!(
+        "transport {:?} needs the `redis` feature",
+        shown(&args.transport)
+    ))
+}
+
+/// `--log redis://…`: the `RedisSagaLog` against a raw redis-rs loop making the same writes.
+#[cfg(feature = "redis")]
+async fn run_redis_log(args: &Args) -> Result<serde_json::Value, String> {
+    let (lib, commits, baseline, plain) = redis_log::run(args).await?;
+    let mut line = report(args, lib, commits, baseline);
+    line["baseline_plain_writes"] = plain.json();
+    Ok(line)
+}
+
+#[cfg(not(feature = "redis"))]
+async fn run_redis_log(_args: &Args) -> Result<serde_json::Value, String> {
+    Err("log redis://… needs the `redis` feature".into())
+}
+
+/// A URL without its credentials, for the JSON line and errors.
+fn shown(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
 /// Adds the recovery figures (`--recover N`): N sagas abandoned mid-saga, then `recover()`ed.
 fn add_recovery(line: &mut serde_json::Value, n: usize, rate: f64, secs: f64, steady: Stats) {
     line["recovery"] = serde_json::json!({
@@ -128,7 +187,7 @@ pub fn report(args: &Args, lib: Stats, commits: Option<f64>, baseline: Stats) ->
     let scheme = args.log.split("://").next().unwrap_or_default().to_owned();
     serde_json::json!({
         "log": scheme,
-        "transport": args.transport,
+        "transport": shown(&args.transport),
         "sagas": args.sagas,
         "concurrency": args.concurrency,
         "steps": args.steps,
