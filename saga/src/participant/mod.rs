@@ -68,4 +68,6 @@ pub use events::EventPublisher;
 pub use remote::{RemoteCompensation, RemoteStep};
 pub use router::{ReplyRouter, RouterStats};
 pub use runtime::{Participant, ParticipantStats};
-pub use store::{Claim, IdempotencyStore, InMemoryIdempotencyStore, StoreError, StoredReply};
+pub use store::{
+    Claim, IdempotencyStore, InMemoryIdempotencyStore, StoreError, StoredReply, MAX_STORE_KEY_LEN,
+};
