@@ -79,6 +79,16 @@ impl TraceContext {
         }
     }
 
+    /// A child of `parent` if there is one, else a new span of the saga's trace (if `saga_id` is given)
+    /// or a new trace: how a handler continues the trace a message came with.
+    pub(crate) fn child_or_new(parent: Option<&Self>, saga_id: Option<SagaId>) -> Self {
+        match (parent, saga_id) {
+            (Some(parent), _) => parent.child(),
+            (None, Some(saga_id)) => Self::for_saga(saga_id),
+            (None, None) => Self::root(),
+        }
+    }
+
     /// The trace this span belongs to.
     #[must_use]
     pub const fn trace_id(&self) -> TraceId {
