@@ -19,7 +19,7 @@ pub enum StepErrorKind {
     Permanent,
 }
 
-/// The error a [`Step`] or [`Compensation`] returns.
+/// The error a [`Step`](super::Step) or [`Compensation`](super::Compensation) returns.
 ///
 /// Control flow is typed: the executor looks only at [`kind`](Self::kind) and
 /// [`retry_after`](Self::retry_after), never at the message.
