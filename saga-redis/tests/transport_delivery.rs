@@ -225,3 +225,38 @@ async fn an_expiring_group_disappears_once_unused() {
         "only the durable group is left: {groups:?}"
     );
 }
+
+#[tokio::test]
+async fn the_w3c_trace_context_travels_as_stream_fields() {
+    let prefix = common::prefix();
+    let Some(t) = common::transport(common::transport_config(&prefix)).await else {
+        return;
+    };
+    let _guard = common::Guard(prefix.clone());
+    let mut sub = t.subscribe_durable("traced", "g").await.expect("subscribe");
+    let mut message = Message::new(MessageKind::Event, "t");
+    let trace = saga::trace::TraceContext::root().with_trace_state(Some("vendor=1"));
+    message.headers.trace = Some(trace.clone());
+    t.publish("traced", message).await.expect("publish");
+    let d = next(&mut sub, Duration::from_secs(5)).await;
+    assert_eq!(d.message().headers.trace.as_ref(), Some(&trace));
+    // Under their W3C names, for consumers in other languages.
+    let stream = format!("{prefix}:t:{{traced}}:stream");
+    let raw: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(&stream)
+        .arg("-")
+        .arg("+")
+        .query_async(&mut common::raw().await)
+        .await
+        .expect("xrange");
+    let fields = &raw[0].1;
+    assert!(
+        fields.contains(&("traceparent".to_owned(), trace.traceparent())),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&("tracestate".to_owned(), "vendor=1".to_owned())),
+        "{fields:?}"
+    );
+    d.ack().await.expect("ack");
+}
