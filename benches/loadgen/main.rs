@@ -10,11 +10,15 @@
 mod memory;
 #[cfg(feature = "redis")]
 mod redis_log;
+#[cfg(feature = "redis")]
+mod redis_raw;
 mod runner;
 #[cfg(feature = "sqlx")]
 mod sql;
 #[cfg(feature = "redis")]
 mod streams;
+#[cfg(feature = "redis")]
+mod streams_raw;
 
 use std::sync::Arc;
 

@@ -5,19 +5,16 @@
 //! participant loop reading it with `XREADGROUP … BLOCK` that `XADD`s the reply and then `XACK`s the
 //! command, and a reply loop reading the reply with `XREADGROUP` that `XACK`s it and wakes the saga.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use parking_lot::Mutex;
 use saga::participant::{Participant, ParticipantConfig, ReplyRouter, RouterConfig};
-use saga::transport::{Headers, Message, MessageKind, ReplyStatus, Transport};
-use saga::{Direction, Executor, SagaDefinition, SagaLog, SagaState, StepError};
-use saga_redis::redis::{self, aio::ConnectionManager, Value};
+use saga::transport::Transport;
+use saga::{Executor, SagaDefinition, SagaLog, SagaState, StepError};
+use saga_redis::redis;
 use saga_redis::{RedisTransport, RedisTransportConfig};
-use tokio::sync::oneshot;
 
 use crate::runner::{drive, Args, Stats};
+use crate::streams_raw;
 
 fn prefix() -> String {
     format!("lg{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
@@ -42,11 +39,11 @@ pub async fn run(args: &Args, log: Arc<dyn SagaLog>) -> Result<(Stats, Stats), S
         .map_err(|e| e.to_string())?;
     let raw_prefix = prefix();
     let _ = library(&warm, &t, Arc::clone(&log)).await;
-    let _ = baseline(&warm, &client, conn.clone(), &raw_prefix).await;
+    let _ = streams_raw::baseline(&warm, &client, conn.clone(), &raw_prefix).await;
     // Two rounds, alternating, best of each: other work on a shared machine skews neither alone.
-    let mut base = baseline(args, &client, conn.clone(), &raw_prefix).await;
+    let mut base = streams_raw::baseline(args, &client, conn.clone(), &raw_prefix).await;
     let mut lib = library(args, &t, Arc::clone(&log)).await;
-    let again = baseline(args, &client, conn.clone(), &raw_prefix).await;
+    let again = streams_raw::baseline(args, &client, conn.clone(), &raw_prefix).await;
     if again.sagas_per_sec > base.sagas_per_sec {
         base = again;
     }
@@ -111,211 +108,5 @@ async fn library(args: &Args, t: &RedisTransport, log: Arc<dyn SagaLog>) -> Stat
     .await;
     participant.shutdown().await;
     let _ = router.shutdown().await;
-    stats
-}
-
-type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<bool>>>>;
-
-/// An entry's fields, by name.
-type Fields = Vec<(String, Vec<u8>)>;
-
-fn xadd(stream: &str, message: &Message) -> redis::Pipeline {
-    let mut cmd = redis::cmd("XADD");
-    cmd.arg(stream).arg("NOMKSTREAM").arg("*");
-    for (name, value) in message.headers.to_pairs() {
-        cmd.arg(name.as_ref()).arg(value);
-    }
-    cmd.arg("saga-redis-payload").arg(&message.payload[..]);
-    let mut pipe = redis::pipe();
-    pipe.add_command(cmd).cmd("XLEN").arg(stream);
-    pipe
-}
-
-/// `(entry id, fields)` of each entry of an `XREADGROUP` reply for one stream.
-fn entries(v: Value) -> Vec<(String, Fields)> {
-    let text = |v: Value| match v {
-        Value::BulkString(b) => String::from_utf8(b).unwrap_or_default(),
-        _ => String::new(),
-    };
-    let Value::Array(streams) = v else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for s in streams {
-        let Value::Array(mut kv) = s else { continue };
-        let Some(Value::Array(items)) = kv.pop() else {
-            continue;
-        };
-        for item in items {
-            let Value::Array(mut parts) = item else {
-                continue;
-            };
-            let Some(Value::Array(flat)) = parts.pop() else {
-                continue;
-            };
-            let id = parts.pop().map(text).unwrap_or_default();
-            let mut fields = Vec::new();
-            let mut flat = flat.into_iter();
-            while let (Some(n), Some(Value::BulkString(v))) = (flat.next(), flat.next()) {
-                fields.push((text(n), v));
-            }
-            out.push((id, fields));
-        }
-    }
-    out
-}
-
-/// Reads `stream` as `group` on a blocking connection of its own and hands each entry to `each`.
-fn reader<F, Fut>(
-    client: &redis::Client,
-    stream: String,
-    group: &'static str,
-    each: F,
-) -> tokio::task::JoinHandle<()>
-where
-    F: Fn(String, Fields) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let client = client.clone();
-    tokio::spawn(async move {
-        let config =
-            redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(5)));
-        let mut blocking = client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .expect("reader connection");
-        loop {
-            let reply: Value = redis::cmd("XREADGROUP")
-                .arg("GROUP")
-                .arg(group)
-                .arg("c")
-                .arg("COUNT")
-                .arg(64)
-                .arg("BLOCK")
-                .arg(2000)
-                .arg("STREAMS")
-                .arg(&stream)
-                .arg(">")
-                .query_async(&mut blocking)
-                .await
-                .expect("xreadgroup");
-            for (id, fields) in entries(reply) {
-                tokio::spawn(each(id, fields));
-            }
-        }
-    })
-}
-
-async fn baseline(
-    args: &Args,
-    client: &redis::Client,
-    mut conn: ConnectionManager,
-    prefix: &str,
-) -> Stats {
-    let (commands, replies) = (
-        format!("{prefix}:raw:{{c}}:stream"),
-        format!("{prefix}:raw:{{r}}:stream"),
-    );
-    for (stream, group) in [(&commands, "lg"), (&replies, "router")] {
-        let _: redis::RedisResult<()> = redis::cmd("XGROUP")
-            .arg("CREATE")
-            .arg(stream)
-            .arg(group)
-            .arg("$")
-            .arg("MKSTREAM")
-            .query_async(&mut conn)
-            .await;
-    }
-    let fail_at = args.fail_at;
-    let (c2, r2, conn2) = (commands.clone(), replies.clone(), conn.clone());
-    let participant = reader(client, commands.clone(), "lg", move |id, fields| {
-        let (mut conn, commands, replies) = (conn2.clone(), c2.clone(), r2.clone());
-        async move {
-            let get = |n: &str| {
-                fields
-                    .iter()
-                    .find(|(k, _)| k == n)
-                    .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-            };
-            let name = get("saga-name").unwrap_or_default();
-            let refuse = fail_at.is_some_and(|k| name == format!("step-{k}"));
-            let mut h = Headers::new(MessageKind::Reply);
-            h.correlation_id = get("saga-message-id").and_then(|v| v.parse().ok());
-            h.status = Some(if refuse {
-                ReplyStatus::Rejected
-            } else {
-                ReplyStatus::Ok
-            });
-            let reply = Message::with_headers(h, "null");
-            let (_, _): (Option<String>, u64) = xadd(&replies, &reply)
-                .query_async(&mut conn)
-                .await
-                .expect("reply");
-            let _: u64 = redis::cmd("XACK")
-                .arg(&commands)
-                .arg("lg")
-                .arg(id)
-                .query_async(&mut conn)
-                .await
-                .expect("ack");
-        }
-    });
-    let waiters: Waiters = Arc::default();
-    let (w2, r3, conn3) = (Arc::clone(&waiters), replies.clone(), conn.clone());
-    let router = reader(client, replies.clone(), "router", move |id, fields| {
-        let (mut conn, waiters, replies) = (conn3.clone(), Arc::clone(&w2), r3.clone());
-        async move {
-            let get = |n: &str| {
-                fields
-                    .iter()
-                    .find(|(k, _)| k == n)
-                    .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-            };
-            let ok = get("saga-status").as_deref() == Some("ok");
-            if let Some(tx) = get("saga-correlation-id").and_then(|c| waiters.lock().remove(&c)) {
-                let _ = tx.send(ok);
-            }
-            let _: u64 = redis::cmd("XACK")
-                .arg(&replies)
-                .arg("router")
-                .arg(id)
-                .query_async(&mut conn)
-                .await
-                .expect("ack");
-        }
-    });
-    let steps = args.steps;
-    let stats = drive(args.sagas, args.concurrency, move |_| {
-        let (mut conn, waiters, commands) = (conn.clone(), Arc::clone(&waiters), commands.clone());
-        async move {
-            let saga = saga::SagaId::new();
-            let mut send = async |step: usize, name: String, direction: Direction| -> bool {
-                let mut h = Headers::new(MessageKind::Command);
-                h.name = Some(Arc::from(name));
-                h.set_idempotency_key(saga::IdempotencyKey::new(saga, step as u32, direction));
-                h.attempt = Some(1);
-                h.reply_to = Some(Arc::from("saga.replies.raw"));
-                let (tx, rx) = oneshot::channel();
-                waiters.lock().insert(h.message_id.to_string(), tx);
-                let command = Message::with_headers(h, "null");
-                let (_, _): (Option<String>, u64) = xadd(&commands, &command)
-                    .query_async(&mut conn)
-                    .await
-                    .expect("command");
-                rx.await.unwrap_or(false)
-            };
-            for i in 1..=steps {
-                if !send(i - 1, format!("step-{i}"), Direction::Forward).await {
-                    for j in (1..i).rev() {
-                        send(j - 1, format!("undo-{j}"), Direction::Compensate).await;
-                    }
-                    break;
-                }
-            }
-        }
-    })
-    .await;
-    participant.abort();
-    router.abort();
     stats
 }

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use redis::Value;
-use saga::transport::{Headers, Message, DEAD_LETTER_REASON};
+use saga::transport::{Headers, Message, TransportError, DEAD_LETTER_REASON};
 
 /// The payload's field. Names starting with `saga-` cannot be free-form headers, and core's names never
 /// start with `saga-redis-`.
@@ -226,4 +226,39 @@ pub(crate) fn parse_read(v: Value) -> Result<Vec<RawEntry>, &'static str> {
         out.extend(parse_entries(entries)?);
     }
     Ok(out)
+}
+
+/// Parses the claim script's `{next, entries, deleted, counts}`.
+pub(crate) fn parse_claim(
+    v: Value,
+) -> Result<(String, Vec<RawEntry>, usize, Vec<u32>), TransportError> {
+    let bad = || TransportError::malformed("unexpected claim reply");
+    if matches!(v, Value::Nil) {
+        return Ok(("0-0".to_owned(), Vec::new(), 0, Vec::new()));
+    }
+    let Value::Array(parts) = v else {
+        return Err(bad());
+    };
+    let mut parts = parts.into_iter();
+    let next = match parts.next() {
+        Some(Value::BulkString(b)) => String::from_utf8(b).map_err(|_| bad())?,
+        Some(Value::SimpleString(s)) => s,
+        _ => return Err(bad()),
+    };
+    let entries = parse_entries(parts.next().unwrap_or(Value::Nil)).map_err(|_| bad())?;
+    let deleted = match parts.next() {
+        Some(Value::Array(d)) => d.len(),
+        _ => 0,
+    };
+    let counts = match parts.next() {
+        Some(Value::Array(c)) => c
+            .into_iter()
+            .map(|n| match n {
+                Value::Int(n) => u32::try_from(n).unwrap_or(u32::MAX),
+                _ => 1,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok((next, entries, deleted, counts))
 }

@@ -3,6 +3,7 @@
 mod acker;
 mod admin;
 mod config;
+mod connection;
 mod deliver;
 mod entry;
 mod keys;
@@ -146,9 +147,9 @@ impl Transport for RedisTransport {
         let expiry_ms = options.expire_after.map_or(0, |d| {
             u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
         });
-        Reader::join(shared, &keys, group, expiry_ms).await?;
+        connection::join(shared, &keys, group, expiry_ms).await?;
         let consumer = format!("{}-{}", std::process::id(), MessageId::new());
-        let conn = Reader::connect(shared, &consumer).await?;
+        let conn = connection::connect(shared, &consumer).await?;
         let reader = Reader::new(
             Arc::clone(shared),
             keys,

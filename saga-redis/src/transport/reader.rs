@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::Rng as _;
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Value};
+use redis::Value;
 use saga::transport::{Delivery, TransportError};
 use tokio::sync::watch;
 
-use super::entry::{parse_entries, parse_read, RawEntry};
+use super::connection::{backoff, connect, join};
+use super::entry::{parse_claim, parse_read, RawEntry};
 use super::keys::TopicKeys;
 use super::scripts::SCRIPTS;
 use super::shared::Shared;
@@ -79,64 +79,6 @@ impl Reader {
         (self.shared.config.claim_idle / 2).max(Duration::from_millis(10))
     }
 
-    /// Opens a dedicated connection whose response timeout exceeds the block time.
-    pub(crate) async fn connect(
-        shared: &Shared,
-        consumer: &str,
-    ) -> Result<MultiplexedConnection, TransportError> {
-        let config = &shared.config;
-        let options = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(config.connect_timeout))
-            .set_response_timeout(Some(config.block_time + config.response_timeout));
-        let mut conn = match tokio::time::timeout(
-            config.connect_timeout * 2,
-            shared
-                .client
-                .get_multiplexed_async_connection_with_config(&options),
-        )
-        .await
-        {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => return Err(shared.error(e, "connect")),
-            Err(_) => {
-                return Err(TransportError::Timeout {
-                    operation: "connect",
-                })
-            }
-        };
-        // Named after the consumer, so operators see which connection reads for whom.
-        let name = format!("saga-reader-{consumer}");
-        let set: redis::RedisResult<()> = redis::cmd("CLIENT")
-            .arg("SETNAME")
-            .arg(name)
-            .query_async(&mut conn)
-            .await;
-        set.map_err(|e| shared.error(e, "connect"))?;
-        Ok(conn)
-    }
-
-    /// Creates the group if it is missing (`XGROUP CREATE … $ MKSTREAM`) and renews its expiry.
-    pub(crate) async fn join(
-        shared: &Shared,
-        keys: &TopicKeys,
-        group: &str,
-        expiry_ms: u64,
-    ) -> Result<bool, TransportError> {
-        let created: u64 = shared
-            .script(
-                "join group",
-                SCRIPTS
-                    .join
-                    .key(&keys.stream)
-                    .key(&keys.expiry)
-                    .key(keys.delayed(group))
-                    .arg(group)
-                    .arg(expiry_ms),
-            )
-            .await?;
-        Ok(created == 1)
-    }
-
     /// The next batch of deliveries, a transient error (after which the next poll backs off first),
     /// or `Closed`.
     pub(crate) async fn poll(mut self: Box<Self>) -> (Box<Self>, Polled) {
@@ -150,20 +92,20 @@ impl Reader {
                 return Polled::Closed;
             }
             if std::mem::take(&mut self.back_off) {
-                let pause = self.backoff();
+                let pause = backoff(&self.shared.config, self.failures);
                 tokio::select! {
                     () = tokio::time::sleep(pause) => {}
                     _ = self.closed.changed() => return Polled::Closed,
                 }
             }
             if self.conn.is_none() {
-                match Self::connect(&self.shared, &self.consumer).await {
+                match connect(&self.shared, &self.consumer).await {
                     Ok(conn) => self.conn = Some(conn),
                     Err(e) => return self.failed(e),
                 }
                 add(&self.shared.stats.reconnects, 1);
                 // Re-declare: after a restart without persistence the stream and group are gone.
-                let joined = Self::join(&self.shared, &self.keys, &self.group, self.expiry_ms);
+                let joined = join(&self.shared, &self.keys, &self.group, self.expiry_ms);
                 match joined.await {
                     Ok(true) => tracing::warn!(
                         topic = %self.keys.topic, group = %self.group,
@@ -208,26 +150,13 @@ impl Reader {
         Polled::Failed(e)
     }
 
-    /// Exponential backoff with full jitter between the configured bounds.
-    fn backoff(&self) -> Duration {
-        let config = &self.shared.config;
-        let exp = self.failures.saturating_sub(1).min(20);
-        let ceiling = config
-            .backoff_min
-            .saturating_mul(1 << exp)
-            .min(config.backoff_max);
-        let floor = config.backoff_min.as_secs_f64();
-        let span = (ceiling.as_secs_f64() - floor).max(0.0);
-        Duration::from_secs_f64(floor + span * rand::thread_rng().gen::<f64>())
-    }
-
     /// Renews an expiring group, moves due delayed entries, trims, and claims stale entries (returned
     /// as deliveries), each when it is due.
     async fn maintain(&mut self) -> Result<Vec<Delivery>, TransportError> {
         let now = Instant::now();
         let shared = Arc::clone(&self.shared);
         if self.expiry_ms > 0 && now >= self.next_renew {
-            Self::join(&shared, &self.keys, &self.group, self.expiry_ms).await?;
+            join(&shared, &self.keys, &self.group, self.expiry_ms).await?;
             self.next_renew = now + Duration::from_millis(self.expiry_ms / 3);
         }
         if now >= self.next_move {
@@ -288,7 +217,7 @@ impl Reader {
     /// One blocking `XREADGROUP`; `None` when the transport was closed meanwhile.
     async fn read(&mut self) -> Result<Option<Vec<Delivery>>, TransportError> {
         if std::mem::take(&mut self.needs_join) {
-            Self::join(&self.shared, &self.keys, &self.group, self.expiry_ms).await?;
+            join(&self.shared, &self.keys, &self.group, self.expiry_ms).await?;
         }
         let now = Instant::now();
         let due = self.next_claim.min(self.next_trim).min(self.next_move);
@@ -331,37 +260,4 @@ impl Reader {
     async fn deliveries(&self, entries: Vec<RawEntry>, counts: Option<Vec<u32>>) -> Vec<Delivery> {
         super::deliver::deliveries(&self.shared, &self.keys, &self.group, entries, counts).await
     }
-}
-
-/// Parses the claim script's `{next, entries, deleted, counts}`.
-fn parse_claim(v: Value) -> Result<(String, Vec<RawEntry>, usize, Vec<u32>), TransportError> {
-    let bad = || TransportError::malformed("unexpected claim reply");
-    if matches!(v, Value::Nil) {
-        return Ok(("0-0".to_owned(), Vec::new(), 0, Vec::new()));
-    }
-    let Value::Array(parts) = v else {
-        return Err(bad());
-    };
-    let mut parts = parts.into_iter();
-    let next = match parts.next() {
-        Some(Value::BulkString(b)) => String::from_utf8(b).map_err(|_| bad())?,
-        Some(Value::SimpleString(s)) => s,
-        _ => return Err(bad()),
-    };
-    let entries = parse_entries(parts.next().unwrap_or(Value::Nil)).map_err(|_| bad())?;
-    let deleted = match parts.next() {
-        Some(Value::Array(d)) => d.len(),
-        _ => 0,
-    };
-    let counts = match parts.next() {
-        Some(Value::Array(c)) => c
-            .into_iter()
-            .map(|n| match n {
-                Value::Int(n) => u32::try_from(n).unwrap_or(u32::MAX),
-                _ => 1,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    Ok((next, entries, deleted, counts))
 }
