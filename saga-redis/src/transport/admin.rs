@@ -3,8 +3,9 @@
 use redis::Value;
 use saga::transport::{dead_letter_topic, Message, TransportError};
 
-use super::entry::{decode, parse_entries, Decoded, F_DEAD_GROUP, F_DEAD_ID};
+use super::entry::{decode, Decoded, F_DEAD_GROUP, F_DEAD_ID};
 use super::keys::pattern;
+use super::parse::parse_entries;
 use super::RedisTransport;
 use crate::error::{Error, Result};
 

@@ -2,8 +2,7 @@
 //! payload), and received entries measured, then decoded.
 
 use bytes::Bytes;
-use redis::Value;
-use saga::transport::{Headers, Message, TransportError, DEAD_LETTER_REASON};
+use saga::transport::{Headers, Message, DEAD_LETTER_REASON};
 
 /// The payload's field. Names starting with `saga-` cannot be free-form headers, and core's names never
 /// start with `saga-redis-`.
@@ -149,116 +148,61 @@ pub(crate) fn dead_fields(
     out
 }
 
-fn bytes(v: Value) -> Option<Vec<u8>> {
-    match v {
-        Value::BulkString(b) => Some(b),
-        Value::SimpleString(s) => Some(s.into_bytes()),
-        _ => None,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
 
-/// Parses `[[id, [f1, v1, …]], …]` (an `XRANGE`-shaped list of entries).
-pub(crate) fn parse_entries(v: Value) -> Result<Vec<RawEntry>, &'static str> {
-    let Value::Array(items) = v else {
-        return match v {
-            Value::Nil => Ok(Vec::new()),
-            _ => Err("entries are not an array"),
-        };
-    };
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        let Value::Array(parts) = item else {
-            return Err("an entry is not an array");
-        };
-        let mut parts = parts.into_iter();
-        let id = parts
-            .next()
-            .and_then(bytes)
-            .and_then(|b| String::from_utf8(b).ok());
-        let Some(id) = id else {
-            return Err("an entry has no id");
-        };
-        let fields = match parts.next() {
-            Some(Value::Array(flat)) => {
-                let mut pairs = Vec::with_capacity(flat.len() / 2);
-                let mut flat = flat.into_iter();
-                while let (Some(n), Some(v)) = (flat.next(), flat.next()) {
-                    match (bytes(n), bytes(v)) {
-                        (Some(n), Some(v)) => pairs.push((n, v)),
-                        _ => return Err("a field is not a string"),
-                    }
-                }
-                Some(pairs)
-            }
-            Some(Value::Map(map)) => {
-                let mut pairs = Vec::with_capacity(map.len());
-                for (n, v) in map {
-                    match (bytes(n), bytes(v)) {
-                        (Some(n), Some(v)) => pairs.push((n, v)),
-                        _ => return Err("a field is not a string"),
-                    }
-                }
-                Some(pairs)
-            }
-            _ => None,
-        };
-        out.push(RawEntry { id, fields });
-    }
-    Ok(out)
-}
+    use saga::transport::MessageKind;
 
-/// Parses an `XREADGROUP` reply for one stream: nil (timeout), `[[key, entries]]` or `{key: entries}`.
-pub(crate) fn parse_read(v: Value) -> Result<Vec<RawEntry>, &'static str> {
-    let streams = match v {
-        Value::Nil => return Ok(Vec::new()),
-        Value::Array(streams) => streams
+    use super::*;
+
+    fn raw(message: &Message, extra: &[(&'static str, String)]) -> RawEntry {
+        let fields = fields(message, extra)
             .into_iter()
-            .map(|s| match s {
-                Value::Array(kv) => kv.into_iter().nth(1).ok_or("a stream without entries"),
-                _ => Err("a stream reply is not an array"),
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        Value::Map(map) => map.into_iter().map(|(_, v)| v).collect(),
-        _ => return Err("unexpected XREADGROUP reply"),
-    };
-    let mut out = Vec::new();
-    for entries in streams {
-        out.extend(parse_entries(entries)?);
+            .map(|(n, v)| (n, v.to_vec()))
+            .collect();
+        RawEntry {
+            id: "1-0".to_owned(),
+            fields: Some(fields),
+        }
     }
-    Ok(out)
-}
 
-/// Parses the claim script's `{next, entries, deleted, counts}`.
-pub(crate) fn parse_claim(
-    v: Value,
-) -> Result<(String, Vec<RawEntry>, usize, Vec<u32>), TransportError> {
-    let bad = || TransportError::malformed("unexpected claim reply");
-    if matches!(v, Value::Nil) {
-        return Ok(("0-0".to_owned(), Vec::new(), 0, Vec::new()));
+    #[test]
+    fn a_message_survives_its_fields_and_is_measured_as_message_size() {
+        let mut m = Message::new(MessageKind::Command, "{\"n\":1}");
+        m.headers.name = Some(Arc::from("reserve"));
+        m.headers.insert("x-custom", "v").expect("free-form");
+        let size = m.size();
+        let extra = [(F_GROUP, "g".to_owned()), (F_DELIVERIES, "4".to_owned())];
+        match decode(&mut raw(&m, &extra), "g", size) {
+            Decoded::Message { message, prior } => {
+                assert_eq!(message, m);
+                assert_eq!(prior, 4);
+            }
+            other => panic!("{other:?}"),
+        }
+        // One byte under the message's own size: refused, whatever the transport fields add.
+        assert!(matches!(
+            decode(&mut raw(&m, &extra), "g", size - 1),
+            Decoded::Bad(reason) if reason.contains(&format!("message of {size} bytes"))
+        ));
+        // A requeue for another group is not for this one.
+        assert!(matches!(
+            decode(&mut raw(&m, &extra), "h", size),
+            Decoded::Skip
+        ));
     }
-    let Value::Array(parts) = v else {
-        return Err(bad());
-    };
-    let mut parts = parts.into_iter();
-    let next = match parts.next() {
-        Some(Value::BulkString(b)) => String::from_utf8(b).map_err(|_| bad())?,
-        Some(Value::SimpleString(s)) => s,
-        _ => return Err(bad()),
-    };
-    let entries = parse_entries(parts.next().unwrap_or(Value::Nil)).map_err(|_| bad())?;
-    let deleted = match parts.next() {
-        Some(Value::Array(d)) => d.len(),
-        _ => 0,
-    };
-    let counts = match parts.next() {
-        Some(Value::Array(c)) => c
-            .into_iter()
-            .map(|n| match n {
-                Value::Int(n) => u32::try_from(n).unwrap_or(u32::MAX),
-                _ => 1,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    Ok((next, entries, deleted, counts))
+
+    #[test]
+    fn dead_letter_fields_replace_earlier_records() {
+        let m = Message::new(MessageKind::Event, "p");
+        let once = dead_fields(fields(&m, &[]), "first", "g", "1-0");
+        let twice = dead_fields(once, "second", "h", "2-0");
+        let reasons: Vec<_> = twice
+            .iter()
+            .filter(|(n, _)| n.as_slice() == DEAD_LETTER_REASON.as_bytes())
+            .collect();
+        assert_eq!(reasons.len(), 1);
+        assert_eq!(&reasons[0].1[..], b"second");
+    }
 }

@@ -7,6 +7,7 @@ mod connection;
 mod deliver;
 mod entry;
 mod keys;
+mod parse;
 mod publish;
 mod reader;
 mod scripts;

@@ -11,8 +11,9 @@ use saga::transport::{Delivery, TransportError};
 use tokio::sync::watch;
 
 use super::connection::{backoff, connect, join};
-use super::entry::{parse_claim, parse_read, RawEntry};
+use super::entry::RawEntry;
 use super::keys::TopicKeys;
+use super::parse::{parse_claim, parse_read};
 use super::scripts::SCRIPTS;
 use super::shared::Shared;
 use super::stats::add;
