@@ -21,7 +21,7 @@
 //!
 //! # Limits
 //!
-//! - **Size.** [`Transport::max_message_size`] (default [`DEFAULT_MAX_MESSAGE_SIZE`], 1 MiB) bounds the
+//! - **Size.** [`Capabilities::max_message_size`] (default [`DEFAULT_MAX_MESSAGE_SIZE`], 1 MiB) bounds the
 //!   *whole* message: every header's name and value plus the payload, as [`Message::size`] measures
 //!   them. `publish` refuses a larger message with [`TransportError::MessageTooLarge`] before copying it
 //!   anywhere, and the participant runtime and the reply router measure every received message before
@@ -33,7 +33,7 @@
 //!
 //! # Why this shape
 //!
-//! Implementors write three methods on [`Transport`], one on [`Subscription`] and four on [`Acker`];
+//! Implementors write four methods on [`Transport`], one on [`Subscription`] and four on [`Acker`];
 //! conveniences live in [`TransportExt`]. Settlement goes through a boxed [`Acker`] rather than methods on
 //! the subscription so a delivery can be handed to another future (the participant runtime settles many
 //! deliveries concurrently) without borrowing its subscription. `&self` everywhere on the transport, so
