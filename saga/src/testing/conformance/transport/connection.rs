@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 
 use super::lend::lend;
-use super::support::{ack, assert_quiet, next_item, number, numbered, publish, recv, subscribe};
+use super::support::{
+    ack, assert_quiet, next_item, number, numbered, publish, recv, recv_numbers, subscribe,
+};
 use super::TransportConformance;
 use crate::testing::DisconnectingTransport;
 use crate::transport::{Subscription, Transport, TransportError};
@@ -37,12 +39,7 @@ pub async fn survives_a_connection_loss(t: &dyn Transport, options: &TransportCo
         );
         drop(outage);
         publish(&link, &topic, numbered(3)).await;
-        let mut got = HashSet::new();
-        for _ in 0..3 {
-            let d = recv(&mut *sub, options, "connection loss: after the outage").await;
-            got.insert(number(&d));
-            ack(d).await;
-        }
+        let got = recv_numbers(&mut *sub, options, 3, "connection loss: after the outage").await;
         assert_eq!(
             got,
             HashSet::from([1, 2, 3]),

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::lend::lend;
-use super::support::{ack, assert_quiet, number, numbered, publish, recv, subscribe};
+use super::support::{ack, assert_quiet, number, numbered, publish, recv, recv_numbers, subscribe};
 use super::TransportConformance;
 use crate::transport::Transport;
 
@@ -38,12 +38,7 @@ pub async fn published_messages_survive_the_publisher(
     })
     .await;
     let mut sub = subscribe(t, &topic, "g").await;
-    let mut got = HashSet::new();
-    for _ in 0..n {
-        let d = recv(&mut *sub, options, "survive the publisher").await;
-        got.insert(number(&d));
-        ack(d).await;
-    }
+    let got = recv_numbers(&mut *sub, options, n as usize, "survive the publisher").await;
     assert_eq!(
         got,
         (0..n).collect(),
@@ -106,12 +101,7 @@ pub async fn delete_group(t: &dyn Transport, options: &TransportConformance) {
         "delete group: the deleted group kept messages",
     )
     .await;
-    let mut got = HashSet::new();
-    for _ in 0..3 {
-        let d = recv(&mut *keeper, options, "delete group: the other group").await;
-        got.insert(number(&d));
-        ack(d).await;
-    }
+    let got = recv_numbers(&mut *keeper, options, 3, "delete group: the other group").await;
     assert_eq!(
         got,
         HashSet::from([1, 2, 3]),

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::support::{
-    ack, assert_first_delivery, assert_quiet, number, numbered, publish, recv, subscribe,
+    ack, assert_first_delivery, assert_quiet, number, numbered, publish, recv, recv_numbers,
+    subscribe,
 };
 use super::TransportConformance;
 use crate::id::{Direction, IdempotencyKey, SagaId};
@@ -51,12 +52,7 @@ pub async fn fan_out_to_groups(t: &dyn Transport, options: &TransportConformance
         publish(t, &topic, numbered(i)).await;
     }
     for (name, sub) in [("a", &mut a), ("b", &mut b)] {
-        let mut got = HashSet::new();
-        for _ in 0..5 {
-            let d = recv(&mut **sub, options, "fan-out").await;
-            got.insert(number(&d));
-            ack(d).await;
-        }
+        let got = recv_numbers(&mut **sub, options, 5, "fan-out").await;
         assert_eq!(
             got,
             (0..5).collect(),
@@ -82,12 +78,13 @@ pub async fn one_group_on_several_topics(t: &dyn Transport, options: &TransportC
         (&topic_a, &mut a, (0..3).collect::<HashSet<u32>>()),
         (&topic_b, &mut b, (100..102).collect()),
     ] {
-        let mut got = HashSet::new();
-        for _ in 0..expected.len() {
-            let d = recv(&mut **sub, options, "one group on several topics").await;
-            got.insert(number(&d));
-            ack(d).await;
-        }
+        let got = recv_numbers(
+            &mut **sub,
+            options,
+            expected.len(),
+            "one group on several topics",
+        )
+        .await;
         assert_eq!(
             got, expected,
             "one group on several topics: the group on {topic} got another topic's messages"

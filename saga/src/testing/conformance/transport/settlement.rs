@@ -6,8 +6,8 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use super::support::{
-    ack, assert_first_delivery, assert_quiet, number, numbered, publish, recv, redelivered,
-    subscribe,
+    ack, assert_first_delivery, assert_quiet, expect_redelivery, number, numbered, publish, recv,
+    redelivered, subscribe,
 };
 use super::TransportConformance;
 use crate::transport::{dead_letter_topic, CountPrecision, DeliveryCount, Transport};
@@ -72,18 +72,7 @@ pub async fn redelivery_after_nack(t: &dyn Transport, options: &TransportConform
     if let Err(e) = d.nack(true).await {
         panic!("nack failed: {e}");
     }
-    let again = recv(&mut *sub, options, "redelivery after nack").await;
-    assert_eq!(
-        again.message().headers.message_id,
-        id,
-        "nack: another message came back"
-    );
-    assert!(
-        redelivered(t, again.deliveries()),
-        "nack: delivery count not increased"
-    );
-    ack(again).await;
-    assert_quiet(&mut *sub, options, "nack: acked message redelivered").await;
+    expect_redelivery(t, &mut *sub, options, id, "nack").await;
 }
 
 /// A delivery dropped unsettled is delivered again (at-least-once), also to a new consumer.
@@ -96,18 +85,7 @@ pub async fn redelivery_after_drop(t: &dyn Transport, options: &TransportConform
     drop(d);
     drop(sub);
     let mut fresh = subscribe(t, &topic, "g").await;
-    let again = recv(&mut *fresh, options, "redelivery after drop").await;
-    assert_eq!(
-        again.message().headers.message_id,
-        id,
-        "drop: another message came back"
-    );
-    assert!(
-        redelivered(t, again.deliveries()),
-        "drop: delivery count not increased"
-    );
-    ack(again).await;
-    assert_quiet(&mut *fresh, options, "drop: acked message redelivered").await;
+    expect_redelivery(t, &mut *fresh, options, id, "drop").await;
 }
 
 /// A delivery dropped on a plain `std::thread`, with no tokio runtime, neither blocks nor panics
@@ -146,23 +124,7 @@ pub async fn abandon_outside_a_runtime(t: &dyn Transport, options: &TransportCon
         }
         Err(e) => panic!("abandon: the blocking task failed: {e}"),
     }
-    let again = recv(
-        &mut *sub,
-        options,
-        "redelivery after an abandon off any runtime",
-    )
-    .await;
-    assert_eq!(
-        again.message().headers.message_id,
-        id,
-        "abandon: another message came back"
-    );
-    assert!(
-        redelivered(t, again.deliveries()),
-        "abandon: delivery count not increased"
-    );
-    ack(again).await;
-    assert_quiet(&mut *sub, options, "abandon: acked message redelivered").await;
+    expect_redelivery(t, &mut *sub, options, id, "abandon off any runtime").await;
 }
 
 /// A requeue with a delay returns at once and holds nothing of the consumer: the same subscription

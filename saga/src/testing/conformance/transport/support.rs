@@ -1,12 +1,14 @@
 //! What the transport checks share: subscribing, publishing and receiving with a message naming what
 //! broke, numbered messages, and what a delivery count may say.
 
+use std::collections::HashSet;
+
 use bytes::Bytes;
 
 use super::TransportConformance;
 use crate::transport::{
-    CountPrecision, Delivery, DeliveryCount, Message, MessageKind, SubscribeOptions, Subscription,
-    Transport, TransportError,
+    CountPrecision, Delivery, DeliveryCount, Message, MessageId, MessageKind, SubscribeOptions,
+    Subscription, Transport, TransportError,
 };
 
 pub(super) async fn subscribe(
@@ -67,6 +69,45 @@ pub(super) async fn ack(d: Delivery) {
     if let Err(e) = d.ack().await {
         panic!("ack failed: {e}");
     }
+}
+
+/// Receives `n` numbered messages, acking each, and returns their numbers.
+pub(super) async fn recv_numbers(
+    sub: &mut dyn Subscription,
+    options: &TransportConformance,
+    n: usize,
+    what: &str,
+) -> HashSet<u32> {
+    let mut got = HashSet::new();
+    for _ in 0..n {
+        let d = recv(sub, options, what).await;
+        got.insert(number(&d));
+        ack(d).await;
+    }
+    got
+}
+
+/// Receives message `id` again, with a count that shows the redelivery, acks it, and checks it stays
+/// acked.
+pub(super) async fn expect_redelivery(
+    t: &dyn Transport,
+    sub: &mut dyn Subscription,
+    options: &TransportConformance,
+    id: MessageId,
+    what: &str,
+) {
+    let again = recv(sub, options, &format!("{what}: the redelivery")).await;
+    assert_eq!(
+        again.message().headers.message_id,
+        id,
+        "{what}: another message came back"
+    );
+    assert!(
+        redelivered(t, again.deliveries()),
+        "{what}: delivery count not increased"
+    );
+    ack(again).await;
+    assert_quiet(sub, options, &format!("{what}: acked message redelivered")).await;
 }
 
 pub(super) fn numbered(i: u32) -> Message {
