@@ -9,15 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use saga::async_trait;
-use saga::participant::{Participant, ReplyRouter, RouterConfig};
+use saga::participant::{Participant, ReplyRouter};
 use saga::transport::{
     Capabilities, InProcConfig, InProcTransport, Message, SubscribeOptions, Subscription,
     Transport, TransportError,
 };
-use saga::StepError;
 use tokio::sync::{mpsc, Semaphore};
 
-use common::messages::{command, fresh_key};
+use common::messages::{command, debiting_bank, fresh_key, router, Debits};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -73,7 +72,7 @@ struct Setup {
     inproc: Arc<InProcTransport>,
     trouble: Arc<ReplyTrouble>,
     started: mpsc::UnboundedReceiver<()>,
-    runs: Arc<AtomicU32>,
+    debits: Debits,
     bank: Participant,
     router: ReplyRouter,
 }
@@ -89,24 +88,14 @@ async fn setup(inproc: InProcTransport, failures: u32, open_gate: bool) -> Setup
         started: started_tx,
     });
     let t: Arc<dyn Transport> = trouble.clone();
-    let runs = Arc::new(AtomicU32::new(0));
-    let counter = Arc::clone(&runs);
-    let bank = Participant::builder("bank", Arc::clone(&t))
-        .command("debit", move |_ctx, cents: u64| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            async move { Ok::<_, StepError>(cents) }
-        })
-        .spawn()
-        .await
-        .expect("participant");
-    let router = ReplyRouter::start(t, RouterConfig::default())
-        .await
-        .expect("router");
+    let (bank, debits) = debiting_bank(&t, false);
+    let bank = bank.spawn().await.expect("participant");
+    let router = router(&t).await;
     Setup {
         inproc,
         trouble,
         started,
-        runs,
+        debits,
         bank,
         router,
     }
@@ -122,7 +111,7 @@ async fn a_command_whose_reply_cannot_be_published_is_requeued_and_answered_late
         .expect("answered once publishing works again");
     assert_eq!(&reply.payload[..], b"250");
     assert_eq!(
-        s.runs.load(Ordering::SeqCst),
+        s.debits.runs.load(Ordering::SeqCst),
         1,
         "executed once, re-answered from the store"
     );

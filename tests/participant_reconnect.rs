@@ -4,21 +4,19 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use saga::async_trait;
 use saga::participant::{
-    Claim, IdempotencyStore, InMemoryIdempotencyStore, Participant, ReplyRouter, RouterConfig,
-    StoreError, StoredReply,
+    Claim, IdempotencyStore, InMemoryIdempotencyStore, StoreError, StoredReply,
 };
 use saga::testing::DisconnectingTransport;
 use saga::transport::{InProcTransport, Transport};
-use saga::StepError;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 
-use common::messages::{command, fresh_key};
+use common::messages::{command, debiting_bank, fresh_key, router};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -28,19 +26,9 @@ async fn a_participant_keeps_handling_commands_across_two_disconnects() {
         Arc::new(InProcTransport::new()),
     ));
     let t: Arc<dyn Transport> = link.clone();
-    let runs = Arc::new(AtomicU32::new(0));
-    let counter = Arc::clone(&runs);
-    let bank = Participant::builder("bank", Arc::clone(&t))
-        .command("debit", move |_ctx, cents: u64| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            async move { Ok::<_, StepError>(cents) }
-        })
-        .spawn()
-        .await
-        .expect("participant");
-    let router = ReplyRouter::start(Arc::clone(&t), RouterConfig::default())
-        .await
-        .expect("router");
+    let (bank, debits) = debiting_bank(&t, false);
+    let bank = bank.spawn().await.expect("participant");
+    let router = router(&t).await;
     for round in 0..3u64 {
         if round > 0 {
             link.disconnect();
@@ -56,7 +44,7 @@ async fn a_participant_keeps_handling_commands_across_two_disconnects() {
             .unwrap_or_else(|e| panic!("no answer after {round} disconnects: {e}"));
         assert_eq!(reply.payload, cents.to_string());
     }
-    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    assert_eq!(debits.runs.load(Ordering::SeqCst), 3);
     let stats = link.stats();
     assert_eq!(stats.disconnects, 2);
     assert!(
@@ -108,28 +96,9 @@ async fn a_command_cut_off_while_handled_is_executed_once_and_answered() {
         inner: InMemoryIdempotencyStore::new(),
         claims: claims_tx,
     });
-    let gate = Arc::new(Semaphore::new(0));
-    let runs = Arc::new(AtomicU32::new(0));
-    let (handler_gate, counter) = (Arc::clone(&gate), Arc::clone(&runs));
-    let bank = Participant::builder("bank", Arc::clone(&t))
-        .with_store(store)
-        .command("debit", move |_ctx, cents: u64| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let gate = Arc::clone(&handler_gate);
-            async move {
-                let _pass = gate
-                    .acquire()
-                    .await
-                    .map_err(|_| StepError::transient("gate"))?;
-                Ok::<_, StepError>(cents)
-            }
-        })
-        .spawn()
-        .await
-        .expect("participant");
-    let router = ReplyRouter::start(Arc::clone(&t), RouterConfig::default())
-        .await
-        .expect("router");
+    let (bank, debits) = debiting_bank(&t, true);
+    let bank = bank.with_store(store).spawn().await.expect("participant");
+    let router = router(&t).await;
     let requester = router.clone();
     let request = tokio::spawn(async move {
         requester
@@ -153,7 +122,7 @@ async fn a_command_cut_off_while_handled_is_executed_once_and_answered() {
         Claim::InProgress,
         "the redelivered command finds the claim of the running handler"
     );
-    gate.add_permits(1);
+    debits.gate.add_permits(1);
     let reply = request
         .await
         .expect("task")
@@ -161,7 +130,7 @@ async fn a_command_cut_off_while_handled_is_executed_once_and_answered() {
     assert_eq!(&reply.payload[..], b"250");
 
     bank.shutdown().await;
-    assert_eq!(runs.load(Ordering::SeqCst), 1, "executed once");
+    assert_eq!(debits.runs.load(Ordering::SeqCst), 1, "executed once");
     let stats = link.stats();
     assert_eq!(
         stats.stale_settlements, 1,

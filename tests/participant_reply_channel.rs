@@ -4,22 +4,24 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use saga::participant::{Participant, ReplyRouter, RouterConfig};
+use saga::participant::{ReplyRouter, RouterConfig};
 use saga::transport::{InProcTransport, Transport, TransportExt as _};
 use saga::{Error, Executor, ExecutorConfig, InMemoryLog, SagaDefinition, SagaState, StepError};
-use tokio::sync::{mpsc, Semaphore};
 
-use common::messages::{command, fresh_key, ok_reply};
+use common::messages::{command, debiting_bank, fresh_key, ok_reply};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 const REPLIES: &str = "saga.replies.o1";
 
-fn owner_o1() -> RouterConfig {
-    RouterConfig::default().with_owner_id("o1")
+/// A reply router of the orchestrator with owner id `o1`.
+async fn router_o1(t: &Arc<dyn Transport>) -> ReplyRouter {
+    ReplyRouter::start(Arc::clone(t), RouterConfig::default().with_owner_id("o1"))
+        .await
+        .expect("router")
 }
 
 /// Lets the runtime drop the tasks just aborted (a crashed router's routing task) before going on.
@@ -35,9 +37,7 @@ async fn a_restarted_router_answers_a_reissued_request_from_the_reply_sent_while
         .subscribe_durable("bank", "bank")
         .await
         .expect("subscribe");
-    let first = ReplyRouter::start(Arc::clone(&t), owner_o1())
-        .await
-        .expect("router");
+    let first = router_o1(&t).await;
     assert_eq!(first.reply_topic(), REPLIES);
     let request = command("debit", fresh_key(), 1, "250");
     let requester = first.clone();
@@ -67,9 +67,7 @@ async fn a_restarted_router_answers_a_reissued_request_from_the_reply_sent_while
 
     // Restarted with the same owner id, it re-issues the request (same message id): nobody executes
     // the command again, so only the reply that waited can answer it.
-    let second = ReplyRouter::start(Arc::clone(&t), owner_o1())
-        .await
-        .expect("router");
+    let second = router_o1(&t).await;
     let reply = second
         .request("bank", reissue, TIMEOUT)
         .await
@@ -107,23 +105,8 @@ async fn a_saga_recovered_after_an_orchestrator_crash_completes_from_the_reply_s
     let inproc = Arc::new(InProcTransport::new());
     let t: Arc<dyn Transport> = inproc.clone();
     let log = Arc::new(InMemoryLog::new());
-    let gate = Arc::new(Semaphore::new(0));
-    let (started_tx, mut started) = mpsc::unbounded_channel();
-    let runs = Arc::new(AtomicU32::new(0));
-    let (handler_gate, counter) = (Arc::clone(&gate), Arc::clone(&runs));
-    let bank = Participant::builder("bank", Arc::clone(&t))
-        .command("debit", move |_ctx, cents: u64| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let _ = started_tx.send(());
-            let gate = Arc::clone(&handler_gate);
-            async move {
-                let _pass = gate
-                    .acquire()
-                    .await
-                    .map_err(|_| StepError::transient("gate"))?;
-                Ok::<_, StepError>(cents)
-            }
-        })
+    let (bank, mut debits) = debiting_bank(&t, true);
+    let bank = bank
         .command("credit", |_ctx, _cents: u64| async move {
             Ok::<_, StepError>(())
         })
@@ -131,13 +114,11 @@ async fn a_saga_recovered_after_an_orchestrator_crash_completes_from_the_reply_s
         .await
         .expect("participant");
 
-    let router = ReplyRouter::start(Arc::clone(&t), owner_o1())
-        .await
-        .expect("router");
+    let router = router_o1(&t).await;
     let exec = executor(&router, &log);
     let handle = exec.start(250).await.expect("start");
     let id = handle.id();
-    match tokio::time::timeout(TIMEOUT, started.recv()).await {
+    match tokio::time::timeout(TIMEOUT, debits.started.recv()).await {
         Ok(Some(())) => {}
         other => panic!("the command never reached the participant: {other:?}"),
     }
@@ -151,7 +132,7 @@ async fn a_saga_recovered_after_an_orchestrator_crash_completes_from_the_reply_s
     drop((exec, router));
     let_aborted_tasks_go().await;
     // The participant answers while it is down, then goes away for good.
-    gate.add_permits(1);
+    debits.gate.add_permits(1);
     bank.shutdown().await;
     assert_eq!(
         inproc.queued(REPLIES, REPLIES),
@@ -159,16 +140,14 @@ async fn a_saga_recovered_after_an_orchestrator_crash_completes_from_the_reply_s
         "the reply waits for its orchestrator"
     );
 
-    let router = ReplyRouter::start(Arc::clone(&t), owner_o1())
-        .await
-        .expect("router");
+    let router = router_o1(&t).await;
     let exec = executor(&router, &log);
     let report = exec.recover().await.expect("recover");
     assert_eq!(report.completed, 1, "{report:?}");
     let status = exec.status(id).await.expect("status");
     assert_eq!(status.state, SagaState::Completed);
     assert_eq!(
-        runs.load(Ordering::SeqCst),
+        debits.runs.load(Ordering::SeqCst),
         1,
         "the participant executed the step once"
     );
