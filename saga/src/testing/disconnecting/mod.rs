@@ -198,3 +198,41 @@ impl Transport for DisconnectingTransport {
         self.inner.capabilities()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::{InProcTransport, MessageKind, TransportExt as _};
+
+    #[tokio::test(start_paused = true)]
+    async fn subscriptions_back_off_during_an_outage_and_resume_after_it() {
+        let link = DisconnectingTransport::new(Arc::new(InProcTransport::new()));
+        let mut sub = link.subscribe_durable("t", "g").await.expect("subscribe");
+        let outage = link.outage();
+        assert!(matches!(
+            sub.next().await,
+            Some(Err(TransportError::Connection { .. }))
+        ));
+        // Attempts at 0, 10, 30, 70, 150, 310 and 630 ms: the backoff doubles from 10 ms.
+        let waited = tokio::time::timeout(Duration::from_millis(700), sub.next()).await;
+        assert!(waited.is_err(), "nothing is delivered during the outage");
+        assert_eq!(link.stats().refused, 7, "{:?}", link.stats());
+        let during = link
+            .publish("t", Message::new(MessageKind::Event, "x"))
+            .await;
+        assert!(matches!(during, Err(e) if e.is_transient()));
+        drop(outage);
+        link.publish("t", Message::new(MessageKind::Event, "after"))
+            .await
+            .expect("publish");
+        let d = sub.next().await.expect("open").expect("delivery");
+        assert_eq!(&d.message().payload[..], b"after");
+        d.ack().await.expect("ack");
+        assert_eq!(link.stats().reconnects, 1);
+        link.close();
+        assert!(
+            sub.next().await.is_none(),
+            "a closed transport ends its subscriptions"
+        );
+    }
+}

@@ -39,23 +39,20 @@ impl DisconnectingSubscription {
         let mut delay = self.backoff.first;
         loop {
             self.wake.borrow_and_update();
-            let status = self.link.status();
-            if status.closed {
-                return None;
-            }
-            let attempt = if status.down {
-                Err(TransportError::connection(
-                    "connection down (simulated outage)",
-                ))
-            } else {
-                self.transport
-                    .subscribe(&self.topic, &self.group, self.options)
-                    .await
+            let generation = self.link.status().generation;
+            // An outage refuses the attempt (and counts it); a close ends the loop below.
+            let attempt = match self.link.check_up() {
+                Ok(()) => {
+                    self.transport
+                        .subscribe(&self.topic, &self.group, self.options)
+                        .await
+                }
+                Err(e) => Err(e),
             };
             match attempt {
                 Ok(sub) => {
                     bump(&self.link.counters.reconnects);
-                    return Some((status.generation, sub));
+                    return Some((generation, sub));
                 }
                 Err(TransportError::Closed) => return None,
                 Err(e) => {
