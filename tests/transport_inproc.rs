@@ -1,26 +1,79 @@
-//! The in-process transport: the shared conformance suite plus its own guarantees.
+//! The in-process transport: the shared conformance suite (also through the test wrappers) plus its
+//! own guarantees.
 
 use saga::transport::TransportExt as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use saga::testing::conformance::transport::{run_all, TransportConformance};
+use saga::testing::conformance::transport::TransportConformance;
 use saga::transport::{
     dead_letter_topic, DeadLetter, InProcConfig, InProcTransport, Message, MessageKind, Transport,
     TransportError,
 };
 
-#[tokio::test(start_paused = true)]
-async fn inproc_passes_the_transport_conformance_suite() {
-    run_all(
+/// An in-process transport with a 64 KiB size limit (the size check builds messages at the limit).
+fn inproc() -> Arc<dyn Transport> {
+    Arc::new(InProcTransport::with_config(
+        InProcConfig::default().with_max_message_size(64 * 1024),
+    ))
+}
+
+/// The suite on tokio's paused clock: quiet periods and delays take no real time.
+fn paused() -> TransportConformance {
+    TransportConformance::default().with_paused_clock()
+}
+
+mod inproc_conformance {
+    use super::*;
+
+    saga::transport_conformance_tests!(|| async { Some(inproc()) }, |_| async {}, paused());
+}
+
+mod disconnecting_conformance {
+    use super::*;
+    use saga::testing::DisconnectingTransport;
+
+    // Never disconnected, a disconnecting transport forwards every call unchanged.
+    saga::transport_conformance_tests!(
+        || async { Some(Arc::new(DisconnectingTransport::new(inproc())) as Arc<dyn Transport>) },
+        |_| async {},
+        paused()
+    );
+}
+
+mod faulty_conformance {
+    use super::*;
+    use saga::testing::faulty_transport::{FaultConfig, FaultyTransport};
+
+    // A faulty transport that injects no fault forwards every call unchanged.
+    saga::transport_conformance_tests!(
         || async {
-            Arc::new(InProcTransport::with_config(
-                InProcConfig::default().with_max_message_size(64 * 1024),
-            )) as Arc<dyn Transport>
+            Some(
+                Arc::new(FaultyTransport::new(inproc(), FaultConfig::default()))
+                    as Arc<dyn Transport>,
+            )
         },
-        &TransportConformance::default(),
-    )
-    .await;
+        |_| async {},
+        paused()
+    );
+}
+
+mod delaying_conformance {
+    use super::*;
+    use saga::testing::faulty_transport::{FaultConfig, FaultyTransport};
+
+    // Delays alone keep every promise of the contract (drops, duplicates and reordering break some on
+    // purpose: that is what they are for).
+    saga::transport_conformance_tests!(
+        || async {
+            let delays = FaultConfig::default()
+                .with_seed(11)
+                .with_delay(0.5, Duration::from_millis(10));
+            Some(Arc::new(FaultyTransport::new(inproc(), delays)) as Arc<dyn Transport>)
+        },
+        |_| async {},
+        paused()
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,12 +1,16 @@
 //! Hand-built messages and a small participant for the participant, router and limit tests.
 
 use saga::transport::TransportExt as _;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use saga::participant::{Participant, ParticipantConfig, ReplyRouter, RouterConfig};
+use saga::participant::{
+    Participant, ParticipantBuilder, ParticipantConfig, ReplyRouter, RouterConfig,
+};
 use saga::transport::{Headers, Message, MessageKind, ReplyStatus, Transport};
 use saga::{Direction, IdempotencyKey, SagaId, StepError};
+use tokio::sync::{mpsc, Semaphore};
 
 /// A command `name` for the saga step `key`, attempt `attempt`, with a JSON `payload`.
 pub fn command(name: &str, key: IdempotencyKey, attempt: u32, payload: &str) -> Message {
@@ -47,6 +51,48 @@ pub async fn bank(t: &Arc<dyn Transport>) -> Participant {
         .spawn()
         .await
         .expect("participant")
+}
+
+/// What a [`debiting_bank`]'s `debit` handler did: every execution is counted in `runs` and reported
+/// on `started`, then waits for a permit of `gate`.
+pub struct Debits {
+    pub runs: Arc<AtomicU32>,
+    pub started: mpsc::UnboundedReceiver<()>,
+    pub gate: Arc<Semaphore>,
+}
+
+/// A participant `bank`, not spawned yet, whose `debit` (cents in, cents out) is counted and, if
+/// `gated`, holds until the test adds a permit to [`Debits::gate`] (otherwise the gate is open).
+pub fn debiting_bank(t: &Arc<dyn Transport>, gated: bool) -> (ParticipantBuilder, Debits) {
+    let gate = Arc::new(Semaphore::new(if gated {
+        0
+    } else {
+        Semaphore::MAX_PERMITS
+    }));
+    let (started_tx, started) = mpsc::unbounded_channel();
+    let runs = Arc::new(AtomicU32::new(0));
+    let (handler_gate, counter) = (Arc::clone(&gate), Arc::clone(&runs));
+    let builder =
+        Participant::builder("bank", Arc::clone(t)).command("debit", move |_ctx, cents: u64| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let _ = started_tx.send(());
+            let gate = Arc::clone(&handler_gate);
+            async move {
+                let _pass = gate
+                    .acquire()
+                    .await
+                    .map_err(|_| StepError::transient("gate closed"))?;
+                Ok::<_, StepError>(cents)
+            }
+        });
+    (
+        builder,
+        Debits {
+            runs,
+            started,
+            gate,
+        },
+    )
 }
 
 /// Publishes every message of `bad` to the [`bank`], then sends it a good `debit` through `router` and

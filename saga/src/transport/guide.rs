@@ -10,6 +10,14 @@
 //! }
 //! ```
 //!
+//! The macro generates one `#[test]` per check. `my_transport()` returns `Option<S>` with `S`
+//! dereferencing to a `dyn Transport` (`None` when the broker is unreachable: the check is skipped);
+//! an optional second argument cleans up after each check, and an optional third one is a
+//! [`TransportConformance`](crate::testing::conformance::transport::TransportConformance) for what the
+//! suite cannot ask the transport: how long a redelivery may take (a Redis claim idle time), the quiet
+//! period, a name prefix. Everything else (ordering, count precision, the size limit) the checks read
+//! from [`capabilities`](super::Transport::capabilities), so declare it truthfully.
+//!
 //! Each rule below names the check of [`crate::testing::conformance::transport`] that proves it.
 //!
 //! ## `publish`
@@ -28,8 +36,11 @@
 //! - One durable queue (AMQP) or consumer group (Redis) per **(topic, group)**: name it after both, never
 //!   after the group alone, or a participant that subscribes one group name to several event topics gets
 //!   each topic's messages on every subscription. Check: `one_group_on_several_topics`.
-//! - Every group of a topic receives every message published after it was created (fan-out); the
-//!   consumers of one group compete. Checks: `fan_out_to_groups`, `competing_consumers`.
+//! - Every group of a topic receives every message published after it was created (fan-out), also
+//!   while none of its consumers is connected; the consumers of one group compete. Checks:
+//!   `fan_out_to_groups`, `durable_group`, `competing_consumers`.
+//! - Declare `per_topic_ordering` only if one publisher's messages reach each group in publish order.
+//!   Check: `ordering_per_publisher` (skipped when not declared).
 //! - `options.expire_after`: the group disappears once unused that long (AMQP `x-expires`; Redis: a
 //!   TTL on the group's keys renewed by its readers). Declare `group_expiry` if you do this.
 //! - `delete_group` removes the group and its messages; unknown groups are `Ok`. Check: `delete_group`.
@@ -41,9 +52,10 @@
 //!   transient errors (`TransportError::Connection`) meanwhile if you like, and keep going. Return `None`
 //!   only after the transport was closed. Deliveries of the dead connection must not be acked as if they
 //!   had succeeded: their acker reports an error, and the broker redelivers them.
-//!   Check: `survives_a_connection_loss` (run against
-//!   [`DisconnectingTransport`](crate::testing::DisconnectingTransport) for the in-process transport, and
-//!   against the real broker by the adapters' own restart tests).
+//!   Check: `survives_a_connection_loss`, which runs the transport under test behind a
+//!   [`DisconnectingTransport`](crate::testing::DisconnectingTransport): it proves the contract's shape
+//!   and that deliveries of a consumer that went away come back on its new subscription. Cutting the
+//!   real connection (`CLIENT KILL`, a broker restart) is for the adapter's own tests.
 //! - Measure a received message before decoding its headers; a message whose headers do not decode is
 //!   delivered as a malformed delivery or dead-lettered with the reason, never dropped silently.
 //!
@@ -55,7 +67,8 @@
 //!   [`Capabilities::delivery_count`](super::Capabilities). The participant runtime dead-letters a
 //!   message whose count [`exceeds`](super::DeliveryCount::exceeds) its `max_deliveries`; with `Unknown`
 //!   counts it keeps its own count per message id, and a broker-side limit
-//!   (`native_dead_letter`) is the backstop. Checks: `delivery_counts`, `redelivery_after_nack`.
+//!   (`native_dead_letter`) is the backstop. Checks: `delivery_counts`, `redelivery_after_nack`,
+//!   `redelivery_after_drop`.
 //! - `ack`: never deliver again. After a channel or connection died, an ack of its deliveries is an
 //!   error, not a silent success.
 //! - `requeue(message, delay)`: deliver again no sooner than `delay`, and **return at once**: nothing

@@ -33,7 +33,7 @@
 //!
 //! # Why this shape
 //!
-//! Implementors write three methods on [`Transport`], one on [`Subscription`] and four on [`Acker`];
+//! Implementors write four methods on [`Transport`], one on [`Subscription`] and four on [`Acker`];
 //! conveniences live in [`TransportExt`]. Settlement goes through a boxed [`Acker`] rather than methods on
 //! the subscription so a delivery can be handed to another future (the participant runtime settles many
 //! deliveries concurrently) without borrowing its subscription. `&self` everywhere on the transport, so
