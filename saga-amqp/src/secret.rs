@@ -24,19 +24,19 @@ const UNPARSEABLE: &str = "<unparseable amqp url>";
 /// ```
 #[must_use]
 pub fn redact_url(url: &str) -> String {
-    if url::Url::parse(url).is_err() {
-        return UNPARSEABLE.to_owned();
-    }
+    let parses = url::Url::parse(url).is_ok();
     let Some((scheme, tail)) = url.split_once("://") else {
         return UNPARSEABLE.to_owned();
     };
     match tail.rfind('@') {
-        None => url.to_owned(),
+        None if parses => url.to_owned(),
+        None => UNPARSEABLE.to_owned(),
         Some(at) => {
             let (userinfo, rest) = (&tail[..at], &tail[at + 1..]);
             match userinfo.split_once(':') {
                 Some((user, _)) => format!("{scheme}://{user}:***@{rest}"),
-                None => url.to_owned(),
+                None if parses => url.to_owned(),
+                None => format!("{scheme}://***@{rest}"),
             }
         }
     }
