@@ -120,7 +120,7 @@ impl AmqpTransport {
     /// Closes the transport: publishing fails with [`TransportError::Closed`], subscriptions end
     /// (unsettled deliveries go back to their queues), and the connection is closed.
     pub async fn close(&self) {
-        let _ = self.shared.closed.send(true);
+        self.shared.closed.send_replace(true);
         self.shared.publisher.close();
         self.shared.connector.close().await;
     }

@@ -95,7 +95,7 @@ async fn undecodable_and_oversized_messages_are_dead_lettered_with_the_reason() 
         return;
     };
     common::with_cleanup(t, |t| async move {
-        let mut dlq = t
+        let dlq = t
             .subscribe(&dead_letter_topic("in"), "ops", Default::default())
             .await
             .expect("dlq");

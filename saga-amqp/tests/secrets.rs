@@ -25,7 +25,9 @@ fn free_port() -> u16 {
 async fn a_closed_port_is_a_transient_connect_error_without_the_password() {
     let url = format!("amqp://app:{ENCODED}@127.0.0.1:{}/%2f", free_port());
     let config = AmqpConfig::default().with_connect_timeout(Duration::from_secs(2));
-    let err = AmqpTransport::connect(&url, config).await.expect_err("nothing listens there");
+    let err = AmqpTransport::connect(&url, config)
+        .await
+        .expect_err("nothing listens there");
     let shown = format!("{err} {err:?}");
     assert!(matches!(err, Error::Connect { .. }), "{shown}");
     assert!(err.is_transient(), "{shown}");
@@ -68,7 +70,16 @@ async fn bad_settings_are_typed_errors() {
     let err = AmqpTransport::connect(url, AmqpConfig::default().with_prefetch(0))
         .await
         .expect_err("invalid prefetch");
-    assert!(matches!(err, Error::InvalidConfig { setting: "prefetch", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::InvalidConfig {
+                setting: "prefetch",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(!format!("{err:?}").contains("secret"));
     assert_eq!(saga_amqp::redact_url(url), "amqp://u:***@127.0.0.1:1/%2f");
 }

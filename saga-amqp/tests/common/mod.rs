@@ -76,3 +76,6 @@ where
         std::panic::resume_unwind(panic);
     }
 }
+
+pub mod proxy;
+pub mod sagas;
