@@ -10,7 +10,7 @@ use lapin::options::{BasicAckOptions, BasicRejectOptions};
 use lapin::Channel;
 use saga::transport::{Acker, Bounded, Message, TransportError};
 
-use crate::error::transport_error;
+use crate::error::within;
 use crate::names::GroupNames;
 use crate::shared::Shared;
 use crate::wire;
@@ -33,26 +33,30 @@ fn stale(op: &str) -> TransportError {
     ))
 }
 
-/// Settles through lapin: `Ok(false)` (the channel died, the tag is stale) is an error, never success.
-pub(crate) fn settle(op: &'static str, result: lapin::Result<bool>) -> Result<(), TransportError> {
-    match result {
+/// Settles through lapin (within the operation timeout): `Ok(false)` (the channel died, the tag is
+/// stale) is an error, never success.
+pub(crate) async fn settle(
+    op: &'static str,
+    fut: impl std::future::Future<Output = lapin::Result<bool>>,
+) -> Result<(), TransportError> {
+    match within(op, fut).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(stale(op)),
-        Err(e) => Err(transport_error(op, e)),
+        Err(e) => Err(e),
     }
 }
 
 impl AmqpAcker {
-    async fn ack_now(&self) -> Result<(), TransportError> {
-        settle(
-            "basic.ack",
-            self.acker.ack(BasicAckOptions::default()).await,
-        )
+    pub(crate) async fn ack_now(&self) -> Result<(), TransportError> {
+        settle("basic.ack", self.acker.ack(BasicAckOptions::default())).await
     }
 
-    async fn reject(&self, requeue: bool) -> Result<(), TransportError> {
-        let result = self.acker.reject(BasicRejectOptions { requeue }).await;
-        settle("basic.reject", result)
+    pub(crate) async fn reject(&self, requeue: bool) -> Result<(), TransportError> {
+        settle(
+            "basic.reject",
+            self.acker.reject(BasicRejectOptions { requeue }),
+        )
+        .await
     }
 }
 

@@ -13,7 +13,7 @@ use rand::Rng;
 use saga::transport::{bounded, TransportError};
 
 use crate::config::AmqpConfig;
-use crate::error::{is_transient, transport_error};
+use crate::error::{is_transient, within};
 use crate::names::Names;
 use crate::secret::SecretUrl;
 use crate::topology;
@@ -28,10 +28,7 @@ pub(crate) struct Live {
 impl Live {
     /// A new channel on this connection.
     pub(crate) async fn channel(&self) -> Result<Channel, TransportError> {
-        self.connection
-            .create_channel()
-            .await
-            .map_err(|e| transport_error("channel.open", e))
+        within("channel.open", self.connection.create_channel()).await
     }
 }
 
@@ -183,14 +180,10 @@ impl Connector {
             }
             Ok(Ok(c)) => c,
         };
-        let channel = connection
-            .create_channel()
-            .await
-            .map_err(|e| transport_error("channel.open", e))?;
-        topology::declare_exchanges(&channel, &self.names)
-            .await
-            .map_err(|e| transport_error("exchange.declare", e))?;
-        let _ = channel.close(200, "OK".into()).await;
+        let channel = within("channel.open", connection.create_channel()).await?;
+        let declare = topology::declare_exchanges(&channel, &self.names);
+        within("exchange.declare", declare).await?;
+        let _ = within("channel.close", channel.close(200, "OK".into())).await;
         Ok(connection)
     }
 
@@ -199,7 +192,7 @@ impl Connector {
         self.closed.store(true, Ordering::Release);
         let current = self.current.lock().take();
         if let Some(live) = current {
-            let _ = live.connection.close(200, "OK".into()).await;
+            let _ = within("connection.close", live.connection.close(200, "OK".into())).await;
         }
     }
 }

@@ -106,6 +106,23 @@ pub(crate) fn transport_error(op: &str, error: lapin::Error) -> TransportError {
     }
 }
 
+/// How long one broker operation (opening a channel, a declaration, an ack) may take. lapin resolves
+/// some of them only once the frame is written, and a frame handed to a connection whose I/O loop has
+/// just died is never written: without this bound, a settlement during a broker restart could wait
+/// forever.
+pub(crate) const OP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs the lapin operation `op` within [`OP_TIMEOUT`], mapping its error with [`transport_error`].
+pub(crate) async fn within<T>(
+    op: &'static str,
+    fut: impl std::future::Future<Output = lapin::Result<T>>,
+) -> Result<T, TransportError> {
+    match tokio::time::timeout(OP_TIMEOUT, fut).await {
+        Ok(result) => result.map_err(|e| transport_error(op, e)),
+        Err(_) => Err(TransportError::Timeout { operation: op }),
+    }
+}
+
 /// A permanent backend error without a source (a name the broker cannot take).
 pub(crate) fn refused(message: impl std::fmt::Display) -> TransportError {
     TransportError::Backend {

@@ -13,7 +13,7 @@ use saga::transport::{bounded, TransportError};
 use tokio::sync::Semaphore;
 
 use crate::connection::Connector;
-use crate::error::{transient, transport_error};
+use crate::error::{transient, transport_error, within};
 
 /// How long a publish waits for its confirm before it fails with a transient timeout.
 pub(crate) const CONFIRM_TIMEOUT: Duration = Duration::from_secs(15);
@@ -62,10 +62,8 @@ impl Publisher {
         }
         let live = self.connector.current().await?;
         let channel = live.channel().await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .map_err(|e| transport_error("confirm.select", e))?;
+        let select = channel.confirm_select(ConfirmSelectOptions::default());
+        within("confirm.select", select).await?;
         *self.channel.lock() = Some((live.generation, channel.clone()));
         Ok(channel)
     }
@@ -92,16 +90,14 @@ impl Publisher {
             mandatory: route.mandatory,
             immediate: false,
         };
-        let confirm = channel
-            .basic_publish(
-                route.exchange.into(),
-                route.routing_key.into(),
-                options,
-                payload,
-                properties,
-            )
-            .await
-            .map_err(|e| transport_error("basic.publish", e))?;
+        let publish = channel.basic_publish(
+            route.exchange.into(),
+            route.routing_key.into(),
+            options,
+            payload,
+            properties,
+        );
+        let confirm = within("basic.publish", publish).await?;
         let confirmation = match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
             Err(_) => {
                 return Err(TransportError::Timeout {

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use crate::config::AmqpConfig;
 use crate::connection::Connector;
 use crate::delay;
-use crate::error::transport_error;
+use crate::error::within;
 use crate::names::{GroupNames, Names};
 use crate::publisher::{Publisher, Route};
 use crate::topology;
@@ -63,10 +63,9 @@ impl Shared {
             return Ok(());
         }
         let channel = live.channel().await?;
-        topology::declare_delay(&channel, &self.config, &self.names, level)
-            .await
-            .map_err(|e| transport_error("delay queue.declare", e))?;
-        let _ = channel.close(200, "OK".into()).await;
+        let declare = topology::declare_delay(&channel, &self.config, &self.names, level);
+        within("delay queue.declare", declare).await?;
+        let _ = within("channel.close", channel.close(200, "OK".into())).await;
         self.declared.lock().insert(self.names.delay_queue(level));
         self.delays.lock().insert(level, live.generation);
         Ok(())

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt as _;
-use lapin::options::{BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Consumer};
 use saga::transport::{bounded, Bounded, Delivery, DeliveryCount, Subscription, TransportError};
@@ -14,7 +14,7 @@ use saga::transport::{bounded, Bounded, Delivery, DeliveryCount, Subscription, T
 use crate::acker::AmqpAcker;
 use crate::config::QueueType;
 use crate::connection::backoff;
-use crate::error::transport_error;
+use crate::error::{transport_error, within};
 use crate::names::GroupNames;
 use crate::shared::{broker_count, deliveries_value, due, Shared};
 use crate::topology;
@@ -57,33 +57,28 @@ impl AmqpSubscription {
         let shared = &self.shared;
         let live = shared.connector.current().await?;
         let channel = live.channel().await?;
-        channel
-            .basic_qos(shared.config.prefetch, BasicQosOptions { global: false })
-            .await
-            .map_err(|e| transport_error("basic.qos", e))?;
-        topology::declare_group(
+        let qos = BasicQosOptions { global: false };
+        within("basic.qos", channel.basic_qos(shared.config.prefetch, qos)).await?;
+        let declare = topology::declare_group(
             &channel,
             &shared.config,
             &shared.names,
             &self.group,
             self.expire_after,
-        )
-        .await
-        .map_err(|e| transport_error("queue.declare", e))?;
+        );
+        within("queue.declare", declare).await?;
         {
             let mut declared = shared.declared.lock();
             declared.insert(self.group.queue.clone());
             declared.insert(self.group.dead_letter_queue.clone());
         }
-        let consumer = channel
-            .basic_consume(
-                self.group.queue.as_str().into(),
-                "".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .map_err(|e| transport_error("basic.consume", e))?;
+        let consume = channel.basic_consume(
+            self.group.queue.as_str().into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        );
+        let consumer = within("basic.consume", consume).await?;
         Ok(Live { channel, consumer })
     }
 
@@ -120,16 +115,10 @@ impl AmqpSubscription {
                     .shared
                     .delay(&acker.group, &d.data, headers, carried, wait)
                     .await;
-                let settled = match result {
-                    Ok(()) => acker.acker.ack(Default::default()).await,
-                    Err(_) => {
-                        acker
-                            .acker
-                            .reject(BasicRejectOptions { requeue: true })
-                            .await
-                    }
+                let _ = match result {
+                    Ok(()) => acker.ack_now().await,
+                    Err(_) => acker.reject(true).await,
                 };
-                let _ = settled;
             });
             return None;
         }
@@ -151,13 +140,8 @@ impl AmqpSubscription {
                         .dead_letter(&acker.group, &data, headers, &reason)
                         .await;
                     let _ = match published {
-                        Ok(()) => acker.acker.ack(Default::default()).await,
-                        Err(_) => {
-                            acker
-                                .acker
-                                .reject(BasicRejectOptions { requeue: false })
-                                .await
-                        }
+                        Ok(()) => acker.ack_now().await,
+                        Err(_) => acker.reject(false).await,
                     };
                 });
                 None

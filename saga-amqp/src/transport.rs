@@ -11,7 +11,7 @@ use saga::transport::{
 
 use crate::config::{AmqpConfig, QueueType};
 use crate::connection::Connector;
-use crate::error::{transport_error, Error, Result};
+use crate::error::{within, Error, Result};
 use crate::names::{check_topic, Names};
 use crate::publisher::Route;
 use crate::secret::SecretUrl;
@@ -136,20 +136,20 @@ impl AmqpTransport {
         let channel = live.channel().await?;
         let queues: Vec<String> = self.shared.declared.lock().iter().cloned().collect();
         for queue in &queues {
-            channel
-                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                .await
-                .map_err(|e| transport_error("queue.delete", e))?;
+            let delete = channel.queue_delete(queue.as_str().into(), QueueDeleteOptions::default());
+            within("queue.delete", delete).await?;
             self.shared.declared.lock().remove(queue);
         }
         let names = &self.shared.names;
         for exchange in [&names.topics, &names.dead_letters, &names.delays] {
-            channel
-                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-                .await
-                .map_err(|e| transport_error("exchange.delete", e))?;
+            let options = ExchangeDeleteOptions::default();
+            within(
+                "exchange.delete",
+                channel.exchange_delete(exchange.as_str().into(), options),
+            )
+            .await?;
         }
-        let _ = channel.close(200, "OK".into()).await;
+        let _ = within("channel.close", channel.close(200, "OK".into())).await;
         Ok(())
     }
 }
@@ -209,13 +209,11 @@ impl Transport for AmqpTransport {
         let live = shared.connector.current().await?;
         let channel = live.channel().await?;
         for queue in [&names.queue, &names.dead_letter_queue] {
-            channel
-                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                .await
-                .map_err(|e| transport_error("queue.delete", e))?;
+            let delete = channel.queue_delete(queue.as_str().into(), QueueDeleteOptions::default());
+            within("queue.delete", delete).await?;
             shared.declared.lock().remove(queue);
         }
-        let _ = channel.close(200, "OK".into()).await;
+        let _ = within("channel.close", channel.close(200, "OK".into())).await;
         Ok(())
     }
 

@@ -77,5 +77,6 @@ where
     }
 }
 
+pub mod node;
 pub mod proxy;
 pub mod sagas;
