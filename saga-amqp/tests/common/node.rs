@@ -95,12 +95,19 @@ impl Node {
             node = self.name,
             dir = self.dir.display(),
         );
-        let _ = self.command("sh").args(["-c", &script]).stdin(Stdio::null()).spawn();
+        let _ = self
+            .command("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .spawn();
     }
 
     /// Starts the node and waits (up to 90 s) until it accepts AMQP connections.
     pub fn start(&self) -> Result<(), String> {
-        if !self.watched.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        if !self
+            .watched
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
             self.watchdog();
         }
         let status = self
