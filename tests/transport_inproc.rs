@@ -87,7 +87,10 @@ async fn inproc_dead_letters_after_the_delivery_limit() {
     for attempt in 1..=3 {
         let d = sub.next().await.expect("open").expect("delivery");
         assert_eq!(&d.message().payload[..], b"p");
-        assert_eq!(d.deliveries(), saga::transport::DeliveryCount::Exact(attempt));
+        assert_eq!(
+            d.deliveries(),
+            saga::transport::DeliveryCount::Exact(attempt)
+        );
         drop(d); // a crashing consumer
     }
     t.publish("poison", Message::new(MessageKind::Event, "ok"))

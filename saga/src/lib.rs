@@ -16,6 +16,7 @@ pub mod participant;
 mod sharded;
 mod step;
 pub mod testing;
+pub mod trace;
 pub mod transport;
 
 pub use definition::{

@@ -1,17 +1,20 @@
 //! What a step is: the [`Step`] and [`Compensation`] traits, their context and their typed errors.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::id::{Direction, IdempotencyKey, SagaId};
+use crate::trace::TraceContext;
+
+mod error;
+
+pub use error::{BoxError, StepError, StepErrorKind};
 
 /// The data a saga carries from step to step.
 ///
@@ -22,108 +25,8 @@ pub trait SagaData: Serialize + DeserializeOwned + Clone + Send + Sync + 'static
 
 impl<T> SagaData for T where T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {}
 
-/// A boxed error that can cross threads, kept as the `source` of a [`StepError`].
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// How a step failed, which decides what the executor does next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum StepErrorKind {
-    /// Worth retrying: a timeout, a dropped connection, an open circuit, a full bulkhead.
-    /// Retried per the step's [`RetryPolicy`](crate::RetryPolicy); when the budget runs out the outcome
-    /// is unknown and the step is compensated.
-    Transient,
-    /// The business said no (out of stock, card declined). Not retried; compensation starts with the
-    /// steps before this one: a permanent error promises the step had no effect.
-    Permanent,
-}
-
-/// The error a [`Step`] or [`Compensation`] returns.
-///
-/// Control flow is typed: the executor looks only at [`kind`](Self::kind) and
-/// [`retry_after`](Self::retry_after), never at the message.
-#[derive(Debug, thiserror::Error)]
-#[error("{kind_str} step error: {message}", kind_str = self.kind_str())]
-pub struct StepError {
-    kind: StepErrorKind,
-    message: Cow<'static, str>,
-    retry_after: Option<Duration>,
-    #[source]
-    source: Option<BoxError>,
-}
-
-impl StepError {
-    /// A failure worth retrying.
-    #[must_use]
-    pub fn transient(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StepErrorKind::Transient, message)
-    }
-
-    /// A business refusal: compensate, do not retry.
-    #[must_use]
-    pub fn permanent(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StepErrorKind::Permanent, message)
-    }
-
-    /// An error of the given kind.
-    #[must_use]
-    pub fn new(kind: StepErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            retry_after: None,
-            source: None,
-        }
-    }
-
-    /// Keeps the underlying error as this error's `source()`.
-    #[must_use]
-    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
-        self.source = Some(source.into());
-        self
-    }
-
-    /// Asks the executor to wait at least this long before the next attempt (an open breaker's
-    /// `retry_after`, an HTTP 429's `Retry-After`).
-    #[must_use]
-    pub fn with_retry_after(mut self, delay: Duration) -> Self {
-        self.retry_after = Some(delay);
-        self
-    }
-
-    /// Transient or permanent.
-    #[must_use]
-    pub const fn kind(&self) -> StepErrorKind {
-        self.kind
-    }
-
-    /// `true` for [`StepErrorKind::Transient`].
-    #[must_use]
-    pub const fn is_transient(&self) -> bool {
-        matches!(self.kind, StepErrorKind::Transient)
-    }
-
-    /// The human-readable message.
-    #[must_use]
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// The minimum delay before a retry, if the failing service asked for one.
-    #[must_use]
-    pub const fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
-    }
-
-    fn kind_str(&self) -> &'static str {
-        match self.kind {
-            StepErrorKind::Transient => "transient",
-            StepErrorKind::Permanent => "permanent",
-        }
-    }
-}
-
-/// What a step execution knows about itself: which saga, which step, which attempt.
+/// What a step execution knows about itself: which saga, which step, which attempt, and the attempt's
+/// place in the saga's trace.
 #[derive(Debug, Clone)]
 pub struct StepContext {
     saga_id: SagaId,
@@ -131,10 +34,13 @@ pub struct StepContext {
     step_name: Arc<str>,
     direction: Direction,
     attempt: u32,
+    trace: TraceContext,
 }
 
 impl StepContext {
-    /// Builds a context; the executor does this, tests and custom runtimes may too.
+    /// Builds a context; the executor does this, tests and custom runtimes may too. Its trace context
+    /// is a new span of the saga's trace ([`TraceContext::for_saga`]); the executor replaces it with a
+    /// child of the saga's span ([`with_trace`](Self::with_trace)).
     #[must_use]
     pub fn new(
         saga_id: SagaId,
@@ -149,7 +55,15 @@ impl StepContext {
             step_name,
             direction,
             attempt,
+            trace: TraceContext::for_saga(saga_id),
         }
+    }
+
+    /// The same context in the given trace context.
+    #[must_use]
+    pub fn with_trace(mut self, trace: TraceContext) -> Self {
+        self.trace = trace;
+        self
     }
 
     /// The saga this execution belongs to.
@@ -187,6 +101,15 @@ impl StepContext {
     #[must_use]
     pub const fn idempotency_key(&self) -> IdempotencyKey {
         IdempotencyKey::new(self.saga_id, self.step, self.direction)
+    }
+
+    /// This attempt's trace context: the saga's trace id and the attempt's own span id, the one its
+    /// `saga.step` span records as `span_id`. [`RemoteStep`](crate::RemoteStep) sends it as the
+    /// command's `traceparent`; pass it on (e.g. as an HTTP `traceparent`) from steps of your own.
+    /// It is also [`trace::current`](crate::trace::current) while the attempt runs.
+    #[must_use]
+    pub const fn trace(&self) -> &TraceContext {
+        &self.trace
     }
 }
 

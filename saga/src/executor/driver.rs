@@ -14,6 +14,7 @@ use crate::definition::StepKind;
 use crate::id::{Direction, SagaId};
 use crate::log::{AbortReason, Append, ConflictKind, Lease, LogError, LogEvent, SagaState};
 use crate::step::{SagaData, StepContext, StepError};
+use crate::trace::{self, TraceContext};
 use crate::{Error, SagaOutcome};
 
 /// Why an attempt did not succeed.
@@ -51,7 +52,12 @@ pub(crate) struct Driver<'a, D> {
 impl<D: SagaData> Driver<'_, D> {
     /// Drives the saga until it is terminal or stuck.
     pub(crate) async fn drive(mut self) -> Result<SagaOutcome<D>, Error> {
-        let span = info_span!("saga", saga_id = %self.id, definition = %self.inner.def.name);
+        // The saga's trace id is derived from its id; each drive of it is a span of its own.
+        let trace = TraceContext::for_saga(self.id);
+        let span = info_span!(
+            "saga", saga_id = %self.id, definition = %self.inner.def.name,
+            trace_id = %trace.trace_id(), span_id = %trace.span_id(),
+        );
         async move {
             let steps = self.inner.def.steps.len();
             loop {
@@ -69,14 +75,16 @@ impl<D: SagaData> Driver<'_, D> {
                             .await?;
                         self.enter(Phase::Done(SagaState::Completed));
                     }
-                    Phase::Forward { step, attempt } => self.forward(step, attempt).await?,
+                    Phase::Forward { step, attempt } => {
+                        self.forward(step, attempt, &trace).await?;
+                    }
                     Phase::Compensating { remaining: 0, .. } => {
                         self.append(SagaState::Compensated, &[LogEvent::Compensated])
                             .await?;
                         self.enter(Phase::Done(SagaState::Compensated));
                     }
                     Phase::Compensating { remaining, attempt } => {
-                        self.compensate(remaining - 1, attempt).await?;
+                        self.compensate(remaining - 1, attempt, &trace).await?;
                     }
                 }
             }
@@ -148,7 +156,12 @@ impl<D: SagaData> Driver<'_, D> {
         Ok(())
     }
 
-    async fn forward(&mut self, step: usize, attempt: u32) -> Result<(), Error> {
+    async fn forward(
+        &mut self,
+        step: usize,
+        attempt: u32,
+        saga: &TraceContext,
+    ) -> Result<(), Error> {
         let inner = self.inner;
         let def = &inner.def;
         let sd = &def.steps[step];
@@ -169,13 +182,17 @@ impl<D: SagaData> Driver<'_, D> {
             Arc::clone(&sd.name),
             Direction::Forward,
             attempt,
-        );
+        )
+        .with_trace(saga.child());
         let deadline = if before_commit { self.deadline } else { None };
         let mut work = self.data.clone();
-        let span = info_span!("saga.step", saga_id = %self.id, step = %sd.name, direction = "forward", attempt);
-        let result = limited(sd.action.execute(&ctx, &mut work), sd.timeout, deadline)
-            .instrument(span)
-            .await;
+        let span = info_span!(
+            "saga.step", saga_id = %self.id, step = %sd.name, direction = "forward", attempt,
+            trace_id = %saga.trace_id(), span_id = %ctx.trace().span_id(),
+            parent_span_id = %saga.span_id(),
+        );
+        let run = trace::scope(ctx.trace().clone(), sd.action.execute(&ctx, &mut work));
+        let result = limited(run, sd.timeout, deadline).instrument(span).await;
         self.in_doubt = true;
 
         let error = match result {
@@ -283,7 +300,12 @@ impl<D: SagaData> Driver<'_, D> {
         Ok(())
     }
 
-    async fn compensate(&mut self, step: usize, attempt: u32) -> Result<(), Error> {
+    async fn compensate(
+        &mut self,
+        step: usize,
+        attempt: u32,
+        saga: &TraceContext,
+    ) -> Result<(), Error> {
         let inner = self.inner;
         let sd = &inner.def.steps[step];
         let Some(compensation) = &sd.compensation else {
@@ -299,11 +321,18 @@ impl<D: SagaData> Driver<'_, D> {
             Arc::clone(&sd.name),
             Direction::Compensate,
             attempt,
+        )
+        .with_trace(saga.child());
+        let span = info_span!(
+            "saga.step", saga_id = %self.id, step = %sd.name, direction = "compensate", attempt,
+            trace_id = %saga.trace_id(), span_id = %ctx.trace().span_id(),
+            parent_span_id = %saga.span_id(),
         );
-        let span = info_span!("saga.step", saga_id = %self.id, step = %sd.name, direction = "compensate", attempt);
-        let result = limited(compensation.compensate(&ctx, &self.data), sd.timeout, None)
-            .instrument(span)
-            .await;
+        let run = trace::scope(
+            ctx.trace().clone(),
+            compensation.compensate(&ctx, &self.data),
+        );
+        let result = limited(run, sd.timeout, None).instrument(span).await;
         match result {
             Ok(()) => {
                 let done = LogEvent::CompensationCompleted {

@@ -169,7 +169,12 @@ impl RouterConfig {
     /// How many replies that arrived before their request (after a restart) are kept, at most how many
     /// bytes of them in all, and for how long each; a capacity of 0 keeps none.
     #[must_use]
-    pub const fn with_early_replies(mut self, capacity: usize, bytes: usize, ttl: Duration) -> Self {
+    pub const fn with_early_replies(
+        mut self,
+        capacity: usize,
+        bytes: usize,
+        ttl: Duration,
+    ) -> Self {
         self.early_replies = capacity;
         self.early_bytes = bytes;
         self.early_ttl = ttl;

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::EventPublisher;
 use crate::id::{Direction, IdempotencyKey, SagaId};
+use crate::trace::TraceContext;
 use crate::transport::{DeliveryCount, MessageId, TransportError};
 
 /// The context of a command handler: which saga step sent it, and its idempotency key.
@@ -17,6 +18,8 @@ pub struct CommandContext {
     pub(crate) message_id: MessageId,
     pub(crate) deliveries: DeliveryCount,
     pub(crate) command: Arc<str>,
+    pub(crate) trace: TraceContext,
+    pub(crate) parent_trace: Option<TraceContext>,
 }
 
 impl CommandContext {
@@ -67,6 +70,21 @@ impl CommandContext {
     pub fn command(&self) -> &str {
         &self.command
     }
+
+    /// The handler's trace context: the command's trace id (or the saga's, if the command came without
+    /// a valid `traceparent`) and the handler span's own span id. The reply and events published while
+    /// the handler runs carry it; pass it on from calls of your own.
+    #[must_use]
+    pub const fn trace(&self) -> &TraceContext {
+        &self.trace
+    }
+
+    /// The trace context the command came with (the sending step attempt's span), if it had a valid
+    /// `traceparent`.
+    #[must_use]
+    pub const fn parent_trace(&self) -> Option<&TraceContext> {
+        self.parent_trace.as_ref()
+    }
 }
 
 /// The context of an event handler; it can publish follow-up events with ids derived from this event's
@@ -79,6 +97,8 @@ pub struct EventContext {
     pub(crate) deliveries: DeliveryCount,
     pub(crate) publisher: EventPublisher,
     pub(crate) published: AtomicU32,
+    pub(crate) trace: TraceContext,
+    pub(crate) parent_trace: Option<TraceContext>,
 }
 
 impl EventContext {
@@ -106,8 +126,23 @@ impl EventContext {
         self.deliveries
     }
 
+    /// The handler's trace context: the event's trace id (or, without a valid `traceparent`, the
+    /// saga's, or a new trace's) and the handler span's own span id; follow-up events carry it.
+    #[must_use]
+    pub const fn trace(&self) -> &TraceContext {
+        &self.trace
+    }
+
+    /// The trace context the event came with (its publisher's span), if it had a valid
+    /// `traceparent`.
+    #[must_use]
+    pub const fn parent_trace(&self) -> Option<&TraceContext> {
+        self.parent_trace.as_ref()
+    }
+
     /// Publishes a follow-up event of the same saga; its id is derived from this event's id, the topic and
-    /// the number of events this handler published before.
+    /// the number of events this handler published before. It continues this handler's
+    /// [`trace`](Self::trace).
     ///
     /// # Errors
     /// The event cannot be encoded ([`TransportError::Malformed`]) or published.
@@ -119,7 +154,7 @@ impl EventContext {
         let seq = self.published.fetch_add(1, Ordering::Relaxed);
         let id = MessageId::derive(self.event_id, topic, seq);
         self.publisher
-            .publish_with_id(topic, id, self.saga_id, event)
+            .publish_traced(topic, id, self.saga_id, event, self.trace.clone())
             .await?;
         Ok(id)
     }

@@ -18,6 +18,14 @@
 //!   dead-lettered before it is dispatched; any other malformed or unroutable message is dead-lettered
 //!   with its reason; none of them stops other messages. Dead-letter reasons and logged values are
 //!   [bounded](crate::transport::Bounded) to 256 bytes.
+//! - **Tracing** ([`crate::trace`]). Every command, reply and event carries a W3C `traceparent`.
+//!   [`RemoteStep`] sends the step attempt's context ([`StepContext::trace`](crate::StepContext::trace));
+//!   the runtime runs each handler in a `saga.participant.command` or `saga.participant.event` span
+//!   with `trace_id`, `parent_span_id` (the sender's span, from the header) and its own `span_id`,
+//!   hands that context to the handler ([`CommandContext::trace`], [`EventContext::trace`]) and puts
+//!   it on the reply and on every event published while the handler runs. A command or event without
+//!   a valid `traceparent` is handled all the same, in a new span of its saga's trace (the trace id is
+//!   the saga id's bytes) or, for an event outside any saga, a new trace.
 //!
 //! ```
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -68,4 +76,6 @@ pub use events::EventPublisher;
 pub use remote::{RemoteCompensation, RemoteStep};
 pub use router::{ReplyRouter, RouterStats};
 pub use runtime::{Participant, ParticipantStats};
-pub use store::{Claim, IdempotencyStore, InMemoryIdempotencyStore, StoreError, StoredReply};
+pub use store::{
+    Claim, IdempotencyStore, InMemoryIdempotencyStore, StoreError, StoredReply, MAX_STORE_KEY_LEN,
+};

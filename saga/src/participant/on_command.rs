@@ -4,16 +4,44 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
+use tracing::{field, Instrument};
 
 use super::runtime::{bump, Runtime};
 use super::store::{Claim, StoredReply};
 use super::wire::{encode_failure, reply_to};
 use super::CommandContext;
 use crate::step::StepError;
+use crate::trace::{self, TraceContext};
 use crate::transport::{bounded, Bounded, Delivery, MessageKind, ReplyStatus};
 
 impl Runtime {
+    /// Handles a command in its `saga.participant.command` span, a child of the span the command's
+    /// `traceparent` names (or a new span of the saga's trace without one).
     pub(super) async fn command(&self, delivery: Delivery) {
+        let h = &delivery.message().headers;
+        let parent = h.trace.clone();
+        let own = TraceContext::child_or_new(parent.as_ref(), h.saga_id);
+        let span = tracing::info_span!(
+            "saga.participant.command",
+            participant = %self.name,
+            command = h.name.as_deref().map(|n| field::display(Bounded(n))),
+            saga_id = h.saga_id.map(field::display),
+            message_id = %h.message_id,
+            trace_id = %own.trace_id(),
+            span_id = %own.span_id(),
+            parent_span_id = parent.as_ref().map(|p| field::display(p.span_id())),
+        );
+        self.handle_command(delivery, own, parent)
+            .instrument(span)
+            .await;
+    }
+
+    async fn handle_command(
+        &self,
+        delivery: Delivery,
+        own: TraceContext,
+        parent: Option<TraceContext>,
+    ) {
         let h = &delivery.message().headers;
         if h.kind != MessageKind::Command {
             let reason = bounded(format_args!(
@@ -38,6 +66,8 @@ impl Runtime {
             message_id: h.message_id,
             deliveries: delivery.deliveries(),
             command: Arc::clone(&name),
+            trace: own.clone(),
+            parent_trace: parent,
         };
         let fut = match handler.call(ctx, &delivery.message().payload) {
             Ok(fut) => fut,
@@ -68,8 +98,8 @@ impl Runtime {
             }
             Ok(Claim::Acquired) => {
                 bump(&self.stats.executed);
-                let result = AssertUnwindSafe(fut)
-                    .catch_unwind()
+                // Events published while the handler runs continue its span.
+                let result = trace::scope(own.clone(), AssertUnwindSafe(fut).catch_unwind())
                     .await
                     .unwrap_or_else(|_| Err(StepError::transient("participant handler panicked")));
                 let stored = match result {
@@ -99,7 +129,7 @@ impl Runtime {
                 stored
             }
         };
-        let message = reply_to(h, reply.status, reply.payload);
+        let message = reply_to(h, reply.status, reply.payload, &own);
         match self.transport.publish(&reply_topic, message).await {
             Ok(()) => self.ack(delivery).await,
             Err(e) if e.is_transient() => {

@@ -156,6 +156,8 @@ impl RemoteCall {
         headers.name = Some(Arc::clone(&self.command));
         headers.set_idempotency_key(ctx.idempotency_key());
         headers.attempt = Some(ctx.attempt());
+        // The attempt's span is the parent of the participant's handler span.
+        headers.trace = Some(ctx.trace().clone());
         // The same attempt of the same step always sends the same message id, so after an
         // orchestrator restart the reply to the attempt that was in flight answers its re-issue.
         headers.message_id = command_id(ctx, &self.command);

@@ -87,8 +87,19 @@ impl StoreError {
     }
 }
 
+/// The longest scope and key, in characters, every [`IdempotencyStore`] must accept (the SQL inbox's
+/// indexed columns on MySQL/MariaDB hold 190). Idempotency keys (`{saga id}/{step}/{direction}`) are
+/// about 50 characters; event keys are message ids.
+pub const MAX_STORE_KEY_LEN: usize = 190;
+
 /// Where a participant records the idempotency keys it executed and the replies it sent, so every
 /// command (and event) takes effect once although delivery is at-least-once.
+///
+/// The contract, checked by [`crate::testing::conformance::store`]: a new key is acquired by exactly
+/// one claim (also under concurrency) and is "in progress" for others while its lease holds; an expired
+/// claim is taken over; `release` makes a claimed key new again but never forgets a completed one; a
+/// completed key answers every later claim with its stored reply, byte for byte; scopes are separate;
+/// keys are compared verbatim (case-sensitive) up to [`MAX_STORE_KEY_LEN`] characters.
 ///
 /// Keys live in a `scope` (the participant's name for commands, `"{participant}/{topic}"` for events), so
 /// one store can serve several participants. A durable implementation (the `saga-sqlx` inbox) keeps

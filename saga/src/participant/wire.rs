@@ -7,6 +7,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::step::{StepError, StepErrorKind};
+use crate::trace::TraceContext;
 use crate::transport::{bounded, Headers, Message, MessageKind, ReplyStatus};
 
 /// The payload of a `Rejected` or `Failed` reply.
@@ -46,8 +47,13 @@ pub(crate) fn decode_failure(kind: StepErrorKind, payload: &[u8]) -> StepError {
     }
 }
 
-/// The reply to `request`, correlated to it.
-pub(crate) fn reply_to(request: &Headers, status: ReplyStatus, payload: Bytes) -> Message {
+/// The reply to `request`, correlated to it, sent from the handler span `trace`.
+pub(crate) fn reply_to(
+    request: &Headers,
+    status: ReplyStatus,
+    payload: Bytes,
+    trace: &TraceContext,
+) -> Message {
     let mut h = Headers::new(MessageKind::Reply);
     h.name.clone_from(&request.name);
     h.saga_id = request.saga_id;
@@ -56,6 +62,7 @@ pub(crate) fn reply_to(request: &Headers, status: ReplyStatus, payload: Bytes) -
     h.attempt = request.attempt;
     h.correlation_id = Some(request.message_id);
     h.status = Some(status);
+    h.trace = Some(trace.clone());
     Message::with_headers(h, payload)
 }
 

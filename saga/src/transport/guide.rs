@@ -72,5 +72,14 @@
 //! ## Headers and tracing
 //!
 //! Carry every header of [`Headers::to_pairs`](super::Headers::to_pairs) as a string header and parse
-//! with [`Headers::from_pairs`](super::Headers::from_pairs); one mapping is shared by every adapter. The
-//! W3C `traceparent` header rides along like any other.
+//! with [`Headers::from_pairs`](super::Headers::from_pairs); one mapping is shared by every adapter.
+//!
+//! The W3C trace context is one of them: [`Headers::trace`](super::Headers::trace) is written as
+//! `traceparent` (and `tracestate` when there is one) under exactly those names, not `saga-`
+//! prefixed, so any instrumented consumer reads them. Carry them like any other string header: as AMQP
+//! message headers (not in `correlation_id` or other properties), as fields of a Redis stream entry,
+//! and count them in [`Message::size`](super::Message::size) like the rest (`to_pairs` and
+//! [`Headers::size`](super::Headers::size) agree byte for byte). Never reject or dead-letter a message
+//! for its trace headers: `from_pairs` already reads a missing, repeated or invalid `traceparent` as
+//! no trace context. A broker that folds header names to another case is fine; `from_pairs` matches
+//! the two names in any case. See [`crate::trace`] for who sets which span id.

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::{MessageId, MessageKind, ReplyStatus, TransportError};
 use crate::id::{Direction, IdempotencyKey, SagaId};
+use crate::trace::{is_trace_header, TraceContext};
 
 /// Typed well-known headers plus free-form string headers.
 ///
@@ -12,7 +13,9 @@ use crate::id::{Direction, IdempotencyKey, SagaId};
 /// [`from_pairs`](Self::from_pairs), one mapping shared by every adapter. The idempotency key is not
 /// stored twice: it is derived from saga id, step and direction ([`idempotency_key`](Self::idempotency_key))
 /// and written to the wire as `saga-idempotency-key` for the benefit of non-Rust consumers. Saga id, step
-/// and direction must agree with each other ([`check_consistency`](Self::check_consistency)).
+/// and direction must agree with each other ([`check_consistency`](Self::check_consistency)). The W3C
+/// trace context is typed too ([`trace`](Self::trace)) and travels under its W3C names, `traceparent`
+/// and `tracestate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Headers {
@@ -36,6 +39,9 @@ pub struct Headers {
     pub correlation_id: Option<MessageId>,
     /// On a reply, the outcome.
     pub status: Option<ReplyStatus>,
+    /// The W3C trace context: the trace and the span that sent this message (`traceparent`, plus
+    /// `tracestate` if any). See [`crate::trace`].
+    pub trace: Option<TraceContext>,
     pub(super) extra: Vec<(String, String)>,
 }
 
@@ -69,6 +75,7 @@ impl Headers {
             reply_to: None,
             correlation_id: None,
             status: None,
+            trace: None,
             extra: Vec::new(),
         }
     }
@@ -119,8 +126,9 @@ impl Headers {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Sets a free-form header, replacing an earlier value. Names starting with `saga-` are reserved for
-    /// the well-known headers and rejected.
+    /// Sets a free-form header, replacing an earlier value. Names starting with `saga-`, and
+    /// `traceparent` and `tracestate` in any letter case, are reserved for the well-known headers and
+    /// rejected (set [`trace`](Self::trace) instead).
     ///
     /// # Errors
     /// [`TransportError::Malformed`] for a reserved or empty name.
@@ -130,7 +138,7 @@ impl Headers {
         value: impl Into<String>,
     ) -> Result<(), TransportError> {
         let name = name.into();
-        if name.is_empty() || name.starts_with("saga-") {
+        if name.is_empty() || name.starts_with("saga-") || is_trace_header(&name) {
             return Err(TransportError::malformed(format_args!(
                 "header name {name:?} is empty or reserved"
             )));

@@ -21,7 +21,7 @@
 //!
 //! # Limits
 //!
-//! - **Size.** [`Transport::max_message_size`] (default [`DEFAULT_MAX_MESSAGE_SIZE`], 1 MiB) bounds the
+//! - **Size.** [`Capabilities::max_message_size`] (default [`DEFAULT_MAX_MESSAGE_SIZE`], 1 MiB) bounds the
 //!   *whole* message: every header's name and value plus the payload, as [`Message::size`] measures
 //!   them. `publish` refuses a larger message with [`TransportError::MessageTooLarge`] before copying it
 //!   anywhere, and the participant runtime and the reply router measure every received message before

@@ -9,6 +9,7 @@ use super::headers::{
 };
 use super::{Headers, MessageId, MessageKind, ReplyStatus, TransportError};
 use crate::id::{Direction, IdempotencyKey};
+use crate::trace::{TraceContext, TracePairs};
 
 /// The length of a UUID's hyphenated text (message ids, saga ids, correlation ids).
 const UUID_LEN: usize = 36;
@@ -40,7 +41,8 @@ impl Headers {
             + opt(H_KEY, key)
             + opt(H_REPLY_TO, self.reply_to.as_deref().map(str::len))
             + opt(H_CORR, self.correlation_id.map(|_| UUID_LEN))
-            + opt(H_STATUS, self.status.map(|s| s.as_str().len()));
+            + opt(H_STATUS, self.status.map(|s| s.as_str().len()))
+            + self.trace.as_ref().map_or(0, TraceContext::wire_size);
         let free_form: usize = self.extra.iter().map(|(k, v)| k.len() + v.len()).sum();
         well_known + free_form
     }
@@ -48,7 +50,7 @@ impl Headers {
     /// Every header as a (name, value) string pair, for brokers that carry string headers.
     #[must_use]
     pub fn to_pairs(&self) -> Vec<(Cow<'static, str>, String)> {
-        let mut out: Vec<(Cow<'static, str>, String)> = Vec::with_capacity(12 + self.extra.len());
+        let mut out: Vec<(Cow<'static, str>, String)> = Vec::with_capacity(14 + self.extra.len());
         out.push((H_ID.into(), self.message_id.to_string()));
         out.push((H_KIND.into(), self.kind.as_str().to_owned()));
         let mut opt = |name: &'static str, value: Option<String>| {
@@ -65,6 +67,9 @@ impl Headers {
         opt(H_REPLY_TO, self.reply_to.as_deref().map(str::to_owned));
         opt(H_CORR, self.correlation_id.map(|v| v.to_string()));
         opt(H_STATUS, self.status.map(|v| v.as_str().to_owned()));
+        if let Some(trace) = &self.trace {
+            trace.write_pairs(&mut out);
+        }
         out.extend(
             self.extra
                 .iter()
@@ -74,7 +79,9 @@ impl Headers {
     }
 
     /// Parses headers written by [`to_pairs`](Self::to_pairs). Unknown `saga-` names are ignored (newer
-    /// writers), other names become free-form headers.
+    /// writers), other names become free-form headers. `traceparent` and `tracestate` (in any letter
+    /// case) are read leniently: a missing, repeated or invalid `traceparent` leaves
+    /// [`trace`](Self::trace) `None` and is never an error (see [`TraceContext::parse`]).
     ///
     /// # Errors
     /// [`TransportError::Malformed`] if the id or kind is missing, a typed value does not parse, the
@@ -93,7 +100,11 @@ impl Headers {
         let mut kind = None;
         let mut key: Option<IdempotencyKey> = None;
         let mut h = Self::new(MessageKind::Event);
+        let mut trace = TracePairs::default();
         for (name, v) in pairs {
+            if trace.take(name, v) {
+                continue;
+            }
             match name {
                 H_ID => id = Some(v.parse::<MessageId>()?),
                 H_KIND => {
@@ -144,6 +155,7 @@ impl Headers {
         }
         h.message_id = id.ok_or_else(|| TransportError::malformed("missing saga-message-id"))?;
         h.kind = kind.ok_or_else(|| TransportError::malformed("missing saga-kind"))?;
+        h.trace = trace.finish();
         h.check_consistency()?;
         // The key is written for readers that do not parse the three headers; it never replaces them.
         match (key, h.idempotency_key()) {
@@ -173,11 +185,14 @@ mod tests {
         h.correlation_id = Some(MessageId::new());
         h.status = Some(ReplyStatus::Rejected);
         h.insert("trace", "abc").expect("free-form header");
+        h.trace = Some(TraceContext::root().with_trace_state(Some("k=v")));
         let pairs = h.to_pairs();
         let parsed = Headers::from_pairs(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_str())))
             .expect("round trip");
         assert_eq!(parsed, h);
         assert!(h.insert("saga-id", "x").is_err());
+        assert!(h.insert("TraceParent", "x").is_err());
+        assert!(h.insert("tracestate", "x").is_err());
     }
 
     #[test]
@@ -203,6 +218,12 @@ mod tests {
         h.status = Some(ReplyStatus::Failed);
         h.insert("trace", "abc").expect("free-form header");
         h.insert("big", "x".repeat(1000)).expect("free-form header");
+        assert_eq!(h.size(), written(&h));
+        h.trace = Some(TraceContext::root());
+        assert_eq!(h.size(), written(&h));
+        h.trace = h
+            .trace
+            .map(|t| t.with_trace_state(Some("congo=t61rcWkgMzE")));
         assert_eq!(h.size(), written(&h));
     }
 

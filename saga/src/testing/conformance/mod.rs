@@ -1,7 +1,9 @@
-//! Shared conformance suites: every [`SagaLog`](crate::SagaLog) and every transport implementation runs
-//! the same checks, so the in-memory backends and the real ones are held to one contract.
+//! Shared conformance suites: every [`SagaLog`](crate::SagaLog), every transport and every
+//! [`IdempotencyStore`](crate::participant::IdempotencyStore) implementation runs the same checks, so the
+//! in-memory backends and the real ones are held to one contract.
 
 pub mod log;
+pub mod store;
 pub mod transport;
 
 /// Runs a conformance check on a multi-threaded tokio runtime of its own (used by the
