@@ -1,59 +1,48 @@
-//! The shared transport conformance suite on RabbitMQ (quorum and classic queues); every check runs
-//! under its own random prefix and deletes its queues and exchanges afterwards, also when it fails.
+//! The shared transport conformance suite on RabbitMQ (quorum and classic queues) through `run_all`:
+//! every check gets a fresh transport with a fresh random prefix, and every transport the suite made is
+//! cleaned up (its queues and exchanges deleted) afterwards, also when a check fails.
+//!
+//! When `saga::transport_conformance_tests!` lands, this file becomes one `#[test]` per check:
+//! `mod on_quorum { saga::transport_conformance_tests!(super::quorum, |t| async move { cleanup }); }`.
 
 mod common;
 
 use std::sync::Arc;
 
-use saga::testing::conformance::transport::{self as suite, TransportConformance};
+use futures::FutureExt as _;
+use parking_lot::Mutex;
+use saga::testing::conformance::transport::{run_all, TransportConformance};
 use saga::Transport;
 use saga_amqp::{AmqpTransport, QueueType};
 
-/// Runs every check of the suite, each on a fresh transport with a fresh prefix, cleaning up each.
 async fn run(queue_type: QueueType) {
     let Some(probe) = common::transport(common::config()).await else {
         return;
     };
     common::cleanup(&probe).await;
+    let made: Arc<Mutex<Vec<AmqpTransport>>> = Arc::default();
+    let registry = Arc::clone(&made);
+    let make = move || {
+        let registry = Arc::clone(&registry);
+        async move {
+            let config = common::config().with_queue_type(queue_type);
+            let t = common::transport(config)
+                .await
+                .expect("the broker answered a moment ago");
+            registry.lock().push(t.clone());
+            Arc::new(t) as Arc<dyn Transport>
+        }
+    };
     let options = TransportConformance::default();
-    type Check = for<'a> fn(
-        &'a dyn Transport,
-        &'a TransportConformance,
-    )
-        -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
-    let checks: [(&str, Check); 9] = [
-        ("round_trip", |t, o| Box::pin(suite::round_trip(t, o))),
-        ("fan_out_to_groups", |t, o| {
-            Box::pin(suite::fan_out_to_groups(t, o))
-        }),
-        ("competing_consumers", |t, o| {
-            Box::pin(suite::competing_consumers(t, o))
-        }),
-        ("redelivery_after_nack", |t, o| {
-            Box::pin(suite::redelivery_after_nack(t, o))
-        }),
-        ("redelivery_after_drop", |t, o| {
-            Box::pin(suite::redelivery_after_drop(t, o))
-        }),
-        ("dead_letter", |t, o| Box::pin(suite::dead_letter(t, o))),
-        ("durable_group", |t, o| Box::pin(suite::durable_group(t, o))),
-        ("ordering_per_publisher", |t, o| {
-            Box::pin(suite::ordering_per_publisher(t, o))
-        }),
-        ("size_limit", |t, o| Box::pin(suite::size_limit(t, o))),
-    ];
-    for (name, check) in checks {
-        let config = common::config().with_queue_type(queue_type);
-        let Some(transport) = common::transport(config).await else {
-            return;
-        };
-        let options = options.clone();
-        common::with_cleanup(transport, |t: AmqpTransport| async move {
-            let t: Arc<dyn Transport> = Arc::new(t);
-            eprintln!("conformance check {name} ({queue_type:?})");
-            check(&*t, &options).await;
-        })
+    let outcome = std::panic::AssertUnwindSafe(run_all(make, &options))
+        .catch_unwind()
         .await;
+    let transports: Vec<AmqpTransport> = made.lock().drain(..).collect();
+    for t in &transports {
+        common::cleanup(t).await;
+    }
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
     }
 }
 
