@@ -7,6 +7,8 @@
 //! cargo bench --bench loadgen -- --transport redis://127.0.0.1:6379 --sagas 5000 --concurrency 64 --steps 3
 //! ```
 
+#[cfg(feature = "amqp")]
+mod amqp;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis_log;
@@ -38,6 +40,9 @@ fn main() {
         .build()
         .expect("tokio runtime");
     let line = rt.block_on(async {
+        if args.transport.starts_with("amqp://") || args.transport.starts_with("amqps://") {
+            return run_amqp(&args).await;
+        }
         if args.transport != "inproc" {
             return run_transport(&args).await;
         }
@@ -166,6 +171,62 @@ fn shown(url: &str) -> String {
         },
         None => url.to_owned(),
     }
+}
+
+/// Sagas whose steps are remote commands over RabbitMQ, against the raw lapin loop (see `amqp.rs`).
+/// Two rounds after a warm-up, alternating, best of each; the line shows the URL without its password.
+#[cfg(feature = "amqp")]
+async fn run_amqp(args: &Args) -> Result<serde_json::Value, String> {
+    let warm = Args {
+        sagas: (args.sagas / 10).max(1),
+        ..args.clone()
+    };
+    let _ = amqp::baseline(&warm).await?;
+    let _ = amqp::run_library(&warm, amqp_log(args).await?.0).await?;
+    let mut baseline = amqp::baseline(args).await?;
+    let (log, memory) = amqp_log(args).await?;
+    let mut lib = amqp::run_library(args, log).await?;
+    let commits = memory.map(|m| {
+        let s = m.stats();
+        (s.creates + s.appends) as f64 / args.sagas as f64
+    });
+    let second_baseline = amqp::baseline(args).await?;
+    let second_lib = amqp::run_library(args, amqp_log(args).await?.0).await?;
+    if second_baseline.sagas_per_sec > baseline.sagas_per_sec {
+        baseline = second_baseline;
+    }
+    if second_lib.sagas_per_sec > lib.sagas_per_sec {
+        lib = second_lib;
+    }
+    let shown = Args {
+        transport: saga_amqp::redact_url(&args.transport),
+        ..args.clone()
+    };
+    Ok(report(&shown, lib, commits, baseline))
+}
+
+/// The log of an amqp run: the in-memory log (also returned, for its write counts) or a SQL log.
+#[cfg(feature = "amqp")]
+async fn amqp_log(
+    args: &Args,
+) -> Result<(Arc<dyn saga::SagaLog>, Option<Arc<InMemoryLog>>), String> {
+    if args.log == "memory" {
+        let log = Arc::new(InMemoryLog::new());
+        return Ok((log.clone(), Some(log)));
+    }
+    #[cfg(feature = "sqlx")]
+    {
+        Ok((sql::open_log(args).await?, None))
+    }
+    #[cfg(not(feature = "sqlx"))]
+    {
+        Err("SQL logs need the `sqlx` feature".to_owned())
+    }
+}
+
+#[cfg(not(feature = "amqp"))]
+async fn run_amqp(_args: &Args) -> Result<serde_json::Value, String> {
+    Err("the amqp transport needs the `amqp` feature".to_owned())
 }
 
 /// Adds the recovery figures (`--recover N`): N sagas abandoned mid-saga, then `recover()`ed.
