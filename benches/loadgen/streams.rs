@@ -38,6 +38,22 @@ pub async fn run(args: &Args, log: Arc<dyn SagaLog>) -> Result<(Stats, Stats), S
         .await
         .map_err(|e| e.to_string())?;
     let raw_prefix = prefix();
+    // LOADGEN_ONLY=library|baseline runs one contender (for profiling); the ratio is then 1.
+    let only = std::env::var("LOADGEN_ONLY").ok();
+    if let Some(only) = only
+        .as_deref()
+        .filter(|o| ["library", "baseline"].contains(o))
+    {
+        let stats = if only == "library" {
+            library(args, &t, log).await
+        } else {
+            streams_raw::baseline(args, &client, conn.clone(), &raw_prefix).await
+        };
+        t.close();
+        t.delete_all().await.map_err(|e| e.to_string())?;
+        crate::redis_log::delete_under(conn, &raw_prefix).await?;
+        return Ok((stats, stats));
+    }
     let _ = library(&warm, &t, Arc::clone(&log)).await;
     let _ = streams_raw::baseline(&warm, &client, conn.clone(), &raw_prefix).await;
     // Two rounds, alternating, best of each: other work on a shared machine skews neither alone.
