@@ -11,58 +11,12 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use common::GatedLog;
+use common::{gated, ok_step, undo, Calls, GatedLog};
 use saga::{
     compensation_fn, step_fn, CancelRefusal, Error, Executor, ExecutorConfig, RetryPolicy,
     SagaDefinition, SagaId, SagaState, StepContext, StepError, StepSpec,
 };
 use tokio::sync::{Notify, Semaphore};
-
-type Calls = Arc<parking_lot::Mutex<Vec<String>>>;
-
-fn ok_step(calls: &Calls, name: &'static str) -> impl saga::Step<u32> {
-    let calls = calls.clone();
-    step_fn(move |_: StepContext, n: u32| {
-        let calls = calls.clone();
-        async move {
-            calls.lock().push(name.to_owned());
-            Ok::<_, StepError>(n + 1)
-        }
-    })
-}
-
-fn undo(calls: &Calls, name: &'static str) -> impl saga::Compensation<u32> {
-    let calls = calls.clone();
-    compensation_fn(move |_: StepContext, _: u32| {
-        let calls = calls.clone();
-        async move {
-            calls.lock().push(format!("undo {name}"));
-            Ok::<_, StepError>(())
-        }
-    })
-}
-
-/// A step that records its call, signals `entered` and waits for a permit of `gate`.
-fn gated(
-    calls: &Calls,
-    name: &'static str,
-    entered: Arc<Notify>,
-    gate: Arc<Semaphore>,
-) -> impl saga::Step<u32> {
-    let calls = calls.clone();
-    step_fn(move |_: StepContext, n: u32| {
-        let (calls, entered, gate) = (calls.clone(), entered.clone(), gate.clone());
-        async move {
-            calls.lock().push(name.to_owned());
-            entered.notify_one();
-            gate.acquire()
-                .await
-                .map_err(|_| StepError::transient("gate closed"))?
-                .forget();
-            Ok::<_, StepError>(n + 1)
-        }
-    })
-}
 
 /// A compensation that records its call, signals `entered` and waits for a permit of `gate`.
 fn gated_undo(

@@ -11,55 +11,9 @@ use saga::{
 };
 use tokio::sync::{Notify, Semaphore};
 
-type Calls = Arc<parking_lot::Mutex<Vec<String>>>;
+mod common;
 
-fn calls() -> Calls {
-    Arc::default()
-}
-
-fn ok_step(calls: &Calls, name: &'static str) -> impl saga::Step<u32> {
-    let calls = calls.clone();
-    step_fn(move |_: StepContext, n: u32| {
-        let calls = calls.clone();
-        async move {
-            calls.lock().push(name.to_owned());
-            Ok::<_, StepError>(n + 1)
-        }
-    })
-}
-
-fn undo(calls: &Calls, name: &'static str) -> impl saga::Compensation<u32> {
-    let calls = calls.clone();
-    compensation_fn(move |_: StepContext, _: u32| {
-        let calls = calls.clone();
-        async move {
-            calls.lock().push(format!("undo {name}"));
-            Ok::<_, StepError>(())
-        }
-    })
-}
-
-/// A step that waits at a gate until the test opens it.
-fn gated(
-    calls: &Calls,
-    name: &'static str,
-    entered: Arc<Notify>,
-    gate: Arc<Semaphore>,
-) -> impl saga::Step<u32> {
-    let calls = calls.clone();
-    step_fn(move |_: StepContext, n: u32| {
-        let (calls, entered, gate) = (calls.clone(), entered.clone(), gate.clone());
-        async move {
-            calls.lock().push(name.to_owned());
-            entered.notify_one();
-            let _permit = gate
-                .acquire()
-                .await
-                .map_err(|_| StepError::transient("gate closed"))?;
-            Ok::<_, StepError>(n + 1)
-        }
-    })
-}
+use common::{calls, gated, ok_step, undo};
 
 #[tokio::test]
 async fn cancel_before_the_pivot_compensates_started_steps() {

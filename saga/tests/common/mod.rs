@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use saga::log::{Append, Claim, ClaimBatch, Lease, ListQuery, NewSaga, SagaInstance, SagaSnapshot};
+use saga::{compensation_fn, step_fn, StepContext, StepError};
 use saga::{InMemoryLog, LogError, SagaId, SagaLog};
 use tokio::sync::{Notify, Semaphore};
 
@@ -96,4 +97,58 @@ impl SagaLog for GatedLog {
     async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {
         self.inner.list(query).await
     }
+}
+
+/// The calls steps and compensations record, in order.
+pub type Calls = Arc<parking_lot::Mutex<Vec<String>>>;
+
+/// An empty call record.
+pub fn calls() -> Calls {
+    Arc::default()
+}
+
+/// A step that records `name` and adds one.
+pub fn ok_step(calls: &Calls, name: &'static str) -> impl saga::Step<u32> {
+    let calls = calls.clone();
+    step_fn(move |_: StepContext, n: u32| {
+        let calls = calls.clone();
+        async move {
+            calls.lock().push(name.to_owned());
+            Ok::<_, StepError>(n + 1)
+        }
+    })
+}
+
+/// A compensation that records `undo {name}`.
+pub fn undo(calls: &Calls, name: &'static str) -> impl saga::Compensation<u32> {
+    let calls = calls.clone();
+    compensation_fn(move |_: StepContext, _: u32| {
+        let calls = calls.clone();
+        async move {
+            calls.lock().push(format!("undo {name}"));
+            Ok::<_, StepError>(())
+        }
+    })
+}
+
+/// A step that waits at a gate until the test opens it.
+pub fn gated(
+    calls: &Calls,
+    name: &'static str,
+    entered: Arc<Notify>,
+    gate: Arc<Semaphore>,
+) -> impl saga::Step<u32> {
+    let calls = calls.clone();
+    step_fn(move |_: StepContext, n: u32| {
+        let (calls, entered, gate) = (calls.clone(), entered.clone(), gate.clone());
+        async move {
+            calls.lock().push(name.to_owned());
+            entered.notify_one();
+            let _permit = gate
+                .acquire()
+                .await
+                .map_err(|_| StepError::transient("gate closed"))?;
+            Ok::<_, StepError>(n + 1)
+        }
+    })
 }
