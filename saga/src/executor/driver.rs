@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{debug, info_span, warn, Instrument};
 
-use super::registry::Control;
+use super::control::Control;
 use super::replay::Phase;
 use super::Inner;
 use crate::definition::StepKind;

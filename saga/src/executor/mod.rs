@@ -1,6 +1,7 @@
 //! The orchestrating executor: starts sagas, drives them through the log, recovers them after a crash.
 
 mod config;
+mod control;
 mod driver;
 mod registry;
 mod replay;
@@ -24,8 +25,9 @@ use crate::log::{
     NewSaga, SagaLog, SagaSnapshot, SagaState,
 };
 use crate::step::SagaData;
+use control::CancelAnswer;
 use driver::Driver;
-use registry::{CancelAnswer, Registry, RegistryGuard};
+use registry::{Registry, RegistryGuard};
 use replay::{replay, Phase};
 
 pub(crate) struct Inner<D> {
