@@ -1,7 +1,11 @@
 //! What `status` and a finished saga report.
 
+use super::replay::replay;
+use super::Executor;
+use crate::error::Result;
 use crate::id::{Direction, SagaId};
 use crate::log::{LogRecord, SagaState};
+use crate::step::SagaData;
 
 /// One line of a saga's history: a recorded transition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,5 +82,47 @@ impl<D> SagaOutcome<D> {
     #[must_use]
     pub fn is_completed(&self) -> bool {
         self.state == SagaState::Completed
+    }
+}
+
+impl<D: SagaData> Executor<D> {
+    /// The saga's state, current step and history.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSaga`](crate::Error::UnknownSaga); log errors.
+    pub async fn status(&self, id: SagaId) -> Result<SagaStatus> {
+        let snapshot = self.load(id).await?;
+        let inst = &snapshot.instance;
+        let same_def = inst.definition == *self.inner.def.name
+            && inst.definition_version == self.inner.def.version;
+        let name = |i: u32| {
+            self.inner
+                .def
+                .step_name(i as usize)
+                .filter(|_| same_def)
+                .map_or_else(|| format!("step {i}"), str::to_owned)
+        };
+        let steps = self.inner.def.steps.len();
+        let current_step = if same_def {
+            replay(id, &snapshot.records, steps, self.inner.def.commit_point)?
+                .phase
+                .current(steps)
+                .map(|(i, dir)| (i, name(u32::try_from(i).unwrap_or(u32::MAX)), dir))
+        } else {
+            None
+        };
+        Ok(SagaStatus {
+            id,
+            definition: inst.definition.clone(),
+            definition_version: inst.definition_version,
+            state: inst.state,
+            current_step,
+            history: snapshot
+                .records
+                .iter()
+                .map(|r| HistoryEntry::from_record(r, name))
+                .collect(),
+            version: inst.version,
+        })
     }
 }
