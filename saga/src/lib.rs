@@ -15,6 +15,8 @@ pub mod middleware;
 pub mod participant;
 mod sharded;
 mod step;
+#[cfg(any(test, feature = "test-util"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 pub mod trace;
 pub mod transport;
@@ -24,10 +26,11 @@ pub use definition::{
 };
 pub use error::{CancelRefusal, Error, Result};
 pub use executor::{
-    Executor, ExecutorConfig, HistoryEntry, RecoveryReport, SagaHandle, SagaOutcome, SagaStatus,
+    CurrentStep, Executor, ExecutorConfig, FailureKind, HistoryEntry, RecoveryReport, SagaFailure,
+    SagaHandle, SagaOutcome, SagaStatus,
 };
 pub use id::{Direction, IdempotencyKey, ParseIdempotencyKeyError, ParseSagaIdError, SagaId};
-pub use log::{InMemoryLog, LogError, LogEvent, SagaLog, SagaState};
+pub use log::{ConflictKind, EventKind, InMemoryLog, LogError, LogEvent, SagaLog, SagaState};
 pub use step::{
     compensation_fn, step_fn, BoxError, Compensation, CompensationFn, SagaData, Step, StepContext,
     StepError, StepErrorKind, StepFn,

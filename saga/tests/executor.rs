@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use saga::{
-    compensation_fn, step_fn, CancelRefusal, Error, Executor, ExecutorConfig, InMemoryLog,
-    LogError, RetryPolicy, SagaDefinition, SagaId, SagaState, StepContext, StepError, StepSpec,
+    compensation_fn, step_fn, CancelRefusal, Direction, Error, EventKind, Executor, ExecutorConfig,
+    FailureKind, InMemoryLog, LogError, RetryPolicy, SagaDefinition, SagaId, SagaState,
+    StepContext, StepError, StepSpec,
 };
 use tokio::sync::{Notify, Semaphore};
 
@@ -45,10 +46,15 @@ async fn cancel_before_the_pivot_compensates_started_steps() {
         "b finished, then both undone; c never ran"
     );
     let status = exec.status(outcome.id).await.expect("status");
-    assert!(status
-        .history
-        .iter()
-        .any(|h| h.event == "aborted" && h.detail.as_deref() == Some("cancelled")));
+    assert!(status.history.iter().any(|h| h.event == EventKind::Aborted
+        && h.detail.as_deref() == Some("cancelled")
+        && h.step.is_none()));
+    let failure = outcome.failure.expect("the cancel is the failure");
+    assert_eq!(
+        (failure.kind, failure.step, failure.step_name.as_str()),
+        (FailureKind::Cancelled, 1, "b"),
+        "the step the saga was at"
+    );
 }
 
 #[tokio::test]
@@ -121,14 +127,22 @@ async fn a_deadline_before_the_pivot_compensates_including_the_interrupted_step(
         ["a", "slow", "undo slow", "undo a"],
         "the interrupted step has an unknown outcome and is compensated"
     );
+    let failure = outcome
+        .failure
+        .clone()
+        .expect("the deadline is the failure");
+    assert_eq!(
+        (failure.kind, failure.step_name.as_str()),
+        (FailureKind::DeadlineExceeded, "slow")
+    );
     let status = exec.status(outcome.id).await.expect("status");
-    let unknown = status
+    let aborted = status
         .history
         .iter()
-        .find(|h| h.event == "step_unknown")
-        .expect("step_unknown recorded");
-    assert_eq!(unknown.step_name.as_deref(), Some("slow"));
-    assert_eq!(unknown.detail.as_deref(), Some("saga deadline exceeded"));
+        .find(|h| h.event == EventKind::Aborted)
+        .expect("the abort is recorded");
+    assert_eq!(aborted.detail.as_deref(), Some("deadline_exceeded"));
+    assert_eq!(exec.wait(outcome.id).await.expect("wait"), outcome);
 }
 
 #[tokio::test(start_paused = true)]
@@ -221,13 +235,24 @@ async fn a_compensation_that_gives_up_parks_the_saga_until_an_operator_retries()
     assert_eq!(outcome.state, SagaState::Stuck, "never silently failed");
     let status = exec.status(outcome.id).await.expect("status");
     assert_eq!(status.state, SagaState::Stuck);
+    let current = status.current_step.expect("a current step");
     assert_eq!(
-        status.current_step.as_ref().map(|s| s.1.as_str()),
-        Some("a")
+        (current.index, current.name.as_str(), current.direction),
+        (0, "a", Direction::Compensate)
     );
     assert_eq!(
         status.history.last().map(|h| h.event),
-        Some("stuck_compensating")
+        Some(EventKind::StuckCompensating)
+    );
+    let cause = outcome.failure.clone().expect("a failure");
+    assert_eq!(
+        (cause.kind, cause.step_name.as_str(), cause.message.as_str()),
+        (
+            FailureKind::Refused,
+            "pay",
+            "permanent step error: card declined"
+        ),
+        "a stuck compensation keeps the cause of the compensation"
     );
 
     // Recovery leaves stuck sagas alone.
@@ -236,6 +261,11 @@ async fn a_compensation_that_gives_up_parks_the_saga_until_an_operator_retries()
     healthy.store(true, Ordering::SeqCst);
     let retried = exec.retry(outcome.id).await.expect("operator retry");
     assert_eq!(retried.state, SagaState::Compensated);
+    assert_eq!(
+        retried.failure,
+        Some(cause),
+        "the operator retry keeps the original cause"
+    );
     assert_eq!(*c.lock(), ["a", "undo a"]);
     let err = exec.retry(outcome.id).await.expect_err("no longer stuck");
     assert!(matches!(
@@ -274,7 +304,7 @@ async fn an_operator_can_resolve_a_stuck_saga() {
     let last = status.history.last().expect("history");
     assert_eq!(
         (last.event, last.detail.as_deref()),
-        ("operator_resolved", Some("shipped by hand"))
+        (EventKind::OperatorResolved, Some("shipped by hand"))
     );
 }
 
@@ -298,9 +328,10 @@ async fn status_reports_state_current_step_and_history() {
     entered.notified().await;
     let status = exec.status(id).await.expect("status");
     assert_eq!(status.state, SagaState::Running);
+    let current = status.current_step.expect("a current step");
     assert_eq!(
-        status.current_step,
-        Some((1, "b".to_owned(), saga::Direction::Forward))
+        (current.index, current.name.as_str(), current.direction),
+        (1, "b", Direction::Forward)
     );
     let events: Vec<_> = status
         .history
@@ -309,7 +340,10 @@ async fn status_reports_state_current_step_and_history() {
         .collect();
     assert_eq!(
         events,
-        [("started", None), ("step_completed", Some("a".to_owned()))]
+        [
+            (EventKind::Started, None),
+            (EventKind::StepCompleted, Some("a".to_owned()))
+        ]
     );
     gate.add_permits(1);
     handle.outcome().await.expect("outcome");
@@ -382,7 +416,7 @@ async fn a_stale_executor_gets_a_conflict_and_the_new_owner_finishes() {
         status
             .history
             .iter()
-            .filter(|h| h.event == "step_completed")
+            .filter(|h| h.event == EventKind::StepCompleted)
             .count(),
         1,
         "one completion recorded"

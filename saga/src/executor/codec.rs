@@ -17,9 +17,9 @@ impl<D: SagaData> Inner<D> {
         BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
             buf.clear();
-            serde_json::to_writer(&mut *buf, data).map_err(|e| Error::Codec {
+            serde_json::to_writer(&mut *buf, data).map_err(|source| Error::Codec {
                 saga_id: id,
-                message: e.to_string(),
+                source,
             })?;
             let bytes = Bytes::copy_from_slice(&buf);
             if buf.capacity() > 64 * 1024 {
@@ -31,9 +31,9 @@ impl<D: SagaData> Inner<D> {
 
     /// Decodes saga data the log returned.
     pub(crate) fn decode(&self, id: SagaId, bytes: &[u8]) -> Result<D> {
-        serde_json::from_slice(bytes).map_err(|e| Error::Codec {
+        serde_json::from_slice(bytes).map_err(|source| Error::Codec {
             saga_id: id,
-            message: e.to_string(),
+            source,
         })
     }
 }

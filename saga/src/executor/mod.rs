@@ -7,11 +7,13 @@ mod control;
 mod driver;
 mod handle;
 mod operator;
+mod outcome;
 mod recovery;
 mod registry;
 mod replay;
 mod status;
 mod takeover;
+mod wait;
 
 use std::sync::Arc;
 
@@ -19,8 +21,9 @@ use tokio::time::Instant;
 
 pub use config::ExecutorConfig;
 pub use handle::SagaHandle;
+pub use outcome::{FailureKind, SagaFailure, SagaOutcome};
 pub use recovery::RecoveryReport;
-pub use status::{HistoryEntry, SagaOutcome, SagaStatus};
+pub use status::{CurrentStep, HistoryEntry, SagaStatus};
 
 use crate::definition::SagaDefinition;
 use crate::error::Result;
@@ -30,6 +33,7 @@ use crate::step::SagaData;
 use driver::Driver;
 use registry::{Registry, RegistryGuard};
 use replay::Phase;
+use wait::Waiters;
 
 /// What every driver of an executor shares.
 pub(crate) struct Inner<D> {
@@ -37,6 +41,7 @@ pub(crate) struct Inner<D> {
     pub(crate) log: Arc<dyn SagaLog>,
     pub(crate) config: ExecutorConfig,
     registry: Arc<Registry>,
+    waiters: Waiters<D>,
 }
 
 /// Drives sagas of one definition over a [`SagaLog`].
@@ -83,6 +88,7 @@ impl<D: SagaData> Executor<D> {
                 log,
                 config,
                 registry: Arc::new(Registry::new()),
+                waiters: Waiters::new(),
             }),
         }
     }

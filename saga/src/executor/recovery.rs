@@ -7,7 +7,7 @@ use tokio::task::JoinSet;
 use super::{Executor, SagaOutcome};
 use crate::error::{Error, Result};
 use crate::id::SagaId;
-use crate::log::{Claim, ClaimTarget, CorruptSaga, LogError, SagaState};
+use crate::log::{ClaimRequest, ClaimTarget, CorruptSaga, LogError, SagaState};
 use crate::step::SagaData;
 
 /// What [`Executor::recover`] did.
@@ -67,7 +67,7 @@ impl<D: SagaData> Executor<D> {
         // Which task drives which saga, so a driver that panicked is accounted for too.
         let mut running = HashMap::new();
         let claimed = loop {
-            let claim = Claim::new(
+            let claim = ClaimRequest::new(
                 &*inner.def.name,
                 inner.def.version,
                 &*inner.config.owner_id,

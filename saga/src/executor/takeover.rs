@@ -10,7 +10,7 @@ use super::replay::{replay, Phase};
 use super::Executor;
 use crate::error::{Error, Result};
 use crate::id::SagaId;
-use crate::log::{now_ms, Claim, ClaimTarget, Claimed, LogError, SagaSnapshot};
+use crate::log::{now_ms, ClaimRequest, ClaimTarget, Claimed, LogError, SagaSnapshot};
 use crate::step::SagaData;
 
 impl<D: SagaData> Executor<D> {
@@ -28,7 +28,7 @@ impl<D: SagaData> Executor<D> {
         let inner = &*self.inner;
         let inst = &snapshot.instance;
         self.check_definition(inst.id, &inst.definition, inst.definition_version)?;
-        let claim = Claim::new(
+        let claim = ClaimRequest::new(
             &*inner.def.name,
             inner.def.version,
             &*inner.config.owner_id,
@@ -49,7 +49,7 @@ impl<D: SagaData> Executor<D> {
         })
     }
 
-    fn check_definition(&self, id: SagaId, name: &str, version: u32) -> Result<()> {
+    pub(super) fn check_definition(&self, id: SagaId, name: &str, version: u32) -> Result<()> {
         let def = &self.inner.def;
         if name == &*def.name && version == def.version {
             Ok(())
@@ -95,7 +95,7 @@ impl<D: SagaData> Executor<D> {
             phase: r.phase,
             deadline,
             in_doubt,
-            failure: r.last_error,
+            failure: r.cause,
         })
     }
 }

@@ -123,7 +123,7 @@ pub enum ClaimTarget {
 /// Arguments of [`SagaLog::claim`](super::SagaLog::claim).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct Claim {
+pub struct ClaimRequest {
     /// Only sagas of this definition name...
     pub definition: String,
     /// ...and version.
@@ -136,7 +136,7 @@ pub struct Claim {
     pub target: ClaimTarget,
 }
 
-impl Claim {
+impl ClaimRequest {
     /// Builds the arguments.
     #[must_use]
     pub fn new(

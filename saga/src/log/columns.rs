@@ -3,14 +3,27 @@
 use bytes::Bytes;
 
 use super::event::{AbortReason, LogEvent};
+use super::kind::EventKind;
 use crate::id::Direction;
 
-/// A flat view of a [`LogEvent`] for storage in columns; see [`LogEvent::to_parts`].
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// A flat view of a [`LogEvent`] for storage in columns: [`LogEvent::to_parts`] gives one, and
+/// [`LogEvent::from_parts`] takes one back. Store `kind` as [`EventKind::as_str`] and parse it back
+/// with [`str::parse`].
+///
+/// ```
+/// use saga::log::{EventKind, EventParts, LogEvent};
+/// let stored = LogEvent::Stuck { step: 2, direction: saga::Direction::Forward, error: "gave up".into() };
+/// let p = stored.to_parts();
+/// // ... columns written and read back ...
+/// let kind: EventKind = p.kind.as_str().parse().expect("a known kind");
+/// let row = EventParts::new(kind).with_step(p.step).with_detail(p.detail);
+/// assert_eq!(LogEvent::from_parts(row).expect("well formed"), stored);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EventParts {
-    /// Stable event kind, e.g. `"step_completed"` (at most 32 bytes).
-    pub kind: &'static str,
+    /// The event kind.
+    pub kind: EventKind,
     /// Step index or step count, where the kind has one.
     pub step: Option<u32>,
     /// Attempt, where the kind has one.
@@ -21,7 +34,50 @@ pub struct EventParts {
     pub payload: Option<Bytes>,
 }
 
-/// Returned by [`LogEvent::from_parts`] for a row that does not describe an event.
+impl EventParts {
+    /// Parts of `kind` with no fields set.
+    #[must_use]
+    pub const fn new(kind: EventKind) -> Self {
+        Self {
+            kind,
+            step: None,
+            attempt: None,
+            detail: None,
+            payload: None,
+        }
+    }
+
+    /// Sets the step column.
+    #[must_use]
+    pub const fn with_step(mut self, step: Option<u32>) -> Self {
+        self.step = step;
+        self
+    }
+
+    /// Sets the attempt column.
+    #[must_use]
+    pub const fn with_attempt(mut self, attempt: Option<u32>) -> Self {
+        self.attempt = attempt;
+        self
+    }
+
+    /// Sets the detail column.
+    #[must_use]
+    pub fn with_detail(mut self, detail: Option<String>) -> Self {
+        self.detail = detail;
+        self
+    }
+
+    /// Sets the payload column.
+    #[must_use]
+    pub fn with_payload(mut self, payload: Option<Bytes>) -> Self {
+        self.payload = payload;
+        self
+    }
+}
+
+/// Returned by [`LogEvent::from_parts`] (and by parsing an [`EventKind`]) for a row that does not
+/// describe an event.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("malformed log event of kind {kind:?}: {problem}")]
 pub struct MalformedEvent {
@@ -29,14 +85,21 @@ pub struct MalformedEvent {
     problem: &'static str,
 }
 
+impl MalformedEvent {
+    /// `kind` is cut to 32 characters: it came from storage.
+    pub(crate) fn new(kind: &str, problem: &'static str) -> Self {
+        Self {
+            kind: kind.chars().take(32).collect(),
+            problem,
+        }
+    }
+}
+
 impl LogEvent {
     /// Splits the event into columns.
     #[must_use]
     pub fn to_parts(&self) -> EventParts {
-        let mut p = EventParts {
-            kind: self.kind(),
-            ..EventParts::default()
-        };
+        let mut p = EventParts::new(self.kind());
         match self {
             Self::Started { data } => p.payload = Some(data.clone()),
             Self::StepCompleted {
@@ -74,13 +137,7 @@ impl LogEvent {
             }
             Self::Aborted { reason, steps } => {
                 p.step = Some(*steps);
-                p.detail = Some(
-                    match reason {
-                        AbortReason::Cancelled => "cancelled",
-                        AbortReason::DeadlineExceeded => "deadline_exceeded",
-                    }
-                    .to_owned(),
-                );
+                p.detail = Some(reason.as_str().to_owned());
             }
             Self::CompensationCompleted { step, attempt } => {
                 p.step = Some(*step);
@@ -96,48 +153,46 @@ impl LogEvent {
         p
     }
 
-    /// Rebuilds an event from columns written by [`to_parts`](Self::to_parts).
+    /// Rebuilds an event from the parts [`to_parts`](Self::to_parts) gave.
     ///
     /// # Errors
     /// [`MalformedEvent`] if the kind is unknown or a field the kind needs is missing.
-    pub fn from_parts(
-        kind: &str,
-        step: Option<u32>,
-        attempt: Option<u32>,
-        detail: Option<String>,
-        payload: Option<Bytes>,
-    ) -> Result<Self, MalformedEvent> {
-        let bad = |problem| MalformedEvent {
-            kind: kind.chars().take(32).collect(),
-            problem,
-        };
+    pub fn from_parts(parts: EventParts) -> Result<Self, MalformedEvent> {
+        let EventParts {
+            kind,
+            step,
+            attempt,
+            detail,
+            payload,
+        } = parts;
+        let bad = |problem| MalformedEvent::new(kind.as_str(), problem);
         let step_ = || step.ok_or_else(|| bad("missing step"));
         let attempt_ = || attempt.ok_or_else(|| bad("missing attempt"));
         let detail_ = || detail.clone().ok_or_else(|| bad("missing detail"));
         let payload_ = || payload.clone().ok_or_else(|| bad("missing payload"));
         Ok(match kind {
-            "started" => Self::Started { data: payload_()? },
-            "step_completed" => Self::StepCompleted {
+            EventKind::Started => Self::Started { data: payload_()? },
+            EventKind::StepCompleted => Self::StepCompleted {
                 step: step_()?,
                 attempt: attempt_()?,
                 data: payload_()?,
             },
-            "step_retrying" => Self::StepRetrying {
+            EventKind::StepRetrying => Self::StepRetrying {
                 step: step_()?,
                 attempt: attempt_()?,
                 error: detail_()?,
             },
-            "step_refused" => Self::StepRefused {
+            EventKind::StepRefused => Self::StepRefused {
                 step: step_()?,
                 attempt: attempt_()?,
                 error: detail_()?,
             },
-            "step_unknown" => Self::StepUnknown {
+            EventKind::StepUnknown => Self::StepUnknown {
                 step: step_()?,
                 attempt: attempt_()?,
                 error: detail_()?,
             },
-            "aborted" => Self::Aborted {
+            EventKind::Aborted => Self::Aborted {
                 steps: step_()?,
                 reason: match detail_()?.as_str() {
                     "cancelled" => AbortReason::Cancelled,
@@ -145,29 +200,28 @@ impl LogEvent {
                     _ => return Err(bad("unknown abort reason")),
                 },
             },
-            "compensation_completed" => Self::CompensationCompleted {
+            EventKind::CompensationCompleted => Self::CompensationCompleted {
                 step: step_()?,
                 attempt: attempt_()?,
             },
-            "compensation_retrying" => Self::CompensationRetrying {
+            EventKind::CompensationRetrying => Self::CompensationRetrying {
                 step: step_()?,
                 attempt: attempt_()?,
                 error: detail_()?,
             },
-            "stuck_forward" | "stuck_compensating" => Self::Stuck {
+            EventKind::StuckForward | EventKind::StuckCompensating => Self::Stuck {
                 step: step_()?,
-                direction: if kind == "stuck_forward" {
+                direction: if kind == EventKind::StuckForward {
                     Direction::Forward
                 } else {
                     Direction::Compensate
                 },
                 error: detail_()?,
             },
-            "operator_retried" => Self::OperatorRetried,
-            "operator_resolved" => Self::OperatorResolved { note: detail_()? },
-            "completed" => Self::Completed,
-            "compensated" => Self::Compensated,
-            _ => return Err(bad("unknown kind")),
+            EventKind::OperatorRetried => Self::OperatorRetried,
+            EventKind::OperatorResolved => Self::OperatorResolved { note: detail_()? },
+            EventKind::Completed => Self::Completed,
+            EventKind::Compensated => Self::Compensated,
         })
     }
 }
@@ -227,11 +281,10 @@ mod tests {
         ];
         for e in events {
             let p = e.to_parts();
-            let back = LogEvent::from_parts(p.kind, p.step, p.attempt, p.detail, p.payload)
-                .expect("round trip");
+            let back = LogEvent::from_parts(p).expect("round trip");
             assert_eq!(back, e);
         }
-        assert!(LogEvent::from_parts("nope", None, None, None, None).is_err());
-        assert!(LogEvent::from_parts("step_completed", Some(1), None, None, None).is_err());
+        let no_attempt = EventParts::new(EventKind::StepCompleted).with_step(Some(1));
+        assert!(LogEvent::from_parts(no_attempt).is_err());
     }
 }

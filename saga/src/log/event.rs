@@ -16,6 +16,17 @@ pub enum AbortReason {
     DeadlineExceeded,
 }
 
+impl AbortReason {
+    /// `"cancelled"` or `"deadline_exceeded"`, as stored.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Cancelled => "cancelled",
+            Self::DeadlineExceeded => "deadline_exceeded",
+        }
+    }
+}
+
 /// One transition of a saga. Every transition is durable before the next action starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -106,33 +117,4 @@ pub enum LogEvent {
     Completed,
     /// Every started step was compensated.
     Compensated,
-}
-
-impl LogEvent {
-    /// The stable kind name stored by adapters.
-    #[must_use]
-    pub const fn kind(&self) -> &'static str {
-        match self {
-            Self::Started { .. } => "started",
-            Self::StepCompleted { .. } => "step_completed",
-            Self::StepRetrying { .. } => "step_retrying",
-            Self::StepRefused { .. } => "step_refused",
-            Self::StepUnknown { .. } => "step_unknown",
-            Self::Aborted { .. } => "aborted",
-            Self::CompensationCompleted { .. } => "compensation_completed",
-            Self::CompensationRetrying { .. } => "compensation_retrying",
-            Self::Stuck {
-                direction: Direction::Forward,
-                ..
-            } => "stuck_forward",
-            Self::Stuck {
-                direction: Direction::Compensate,
-                ..
-            } => "stuck_compensating",
-            Self::OperatorRetried => "operator_retried",
-            Self::OperatorResolved { .. } => "operator_resolved",
-            Self::Completed => "completed",
-            Self::Compensated => "compensated",
-        }
-    }
 }

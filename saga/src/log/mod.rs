@@ -22,16 +22,18 @@ mod args;
 mod columns;
 mod error;
 mod event;
+mod kind;
 mod memory;
 mod rows;
 mod state;
 
 use async_trait::async_trait;
 
-pub use args::{Append, Claim, ClaimTarget, ListQuery, NewSaga};
+pub use args::{Append, ClaimRequest, ClaimTarget, ListQuery, NewSaga};
 pub use columns::{EventParts, MalformedEvent};
 pub use error::{ConflictKind, LogError};
 pub use event::{AbortReason, LogEvent};
+pub use kind::EventKind;
 pub use memory::{InMemoryLog, InMemoryLogStats};
 pub use rows::{ClaimBatch, Claimed, CorruptSaga, Lease, LogRecord, SagaInstance, SagaSnapshot};
 pub use state::{ParseStateError, SagaState};
@@ -72,7 +74,7 @@ pub trait SagaLog: Send + Sync + 'static {
     /// # Errors
     /// `Backend`; [`LogError::Unsupported`] for a [`ClaimTarget`] the log does not implement (never an
     /// empty batch in its place).
-    async fn claim(&self, claim: Claim) -> Result<ClaimBatch, LogError>;
+    async fn claim(&self, claim: ClaimRequest) -> Result<ClaimBatch, LogError>;
 
     /// Lists instances, oldest first.
     ///
@@ -92,7 +94,7 @@ impl<L: SagaLog + ?Sized> SagaLog for std::sync::Arc<L> {
     async fn load(&self, id: SagaId) -> Result<Option<SagaSnapshot>, LogError> {
         (**self).load(id).await
     }
-    async fn claim(&self, claim: Claim) -> Result<ClaimBatch, LogError> {
+    async fn claim(&self, claim: ClaimRequest) -> Result<ClaimBatch, LogError> {
         (**self).claim(claim).await
     }
     async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {
@@ -102,7 +104,7 @@ impl<L: SagaLog + ?Sized> SagaLog for std::sync::Arc<L> {
 
 /// Milliseconds since the Unix epoch on this machine's clock.
 #[must_use]
-pub fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

@@ -42,33 +42,79 @@ pub struct SagaInstance {
 }
 
 impl SagaInstance {
-    /// Builds an instance row (for adapters that read rows back).
-    #[allow(clippy::too_many_arguments)]
+    /// A running instance at version 1, fence 1, with no owner, deadline or times; adapters that read
+    /// rows back set the rest with the `with_*` methods.
+    ///
+    /// ```
+    /// use saga::log::{SagaInstance, SagaState};
+    /// use saga::SagaId;
+    /// let row = SagaInstance::new(SagaId::new(), "order", 1, SagaState::Compensating)
+    ///     .with_version(4)
+    ///     .with_owner(Some("orders-1".to_owned()))
+    ///     .with_fence(2);
+    /// assert_eq!((row.version, row.fence), (4, 2));
+    /// ```
     #[must_use]
     pub fn new(
         id: SagaId,
-        definition: String,
+        definition: impl Into<String>,
         definition_version: u32,
         state: SagaState,
-        version: u64,
-        owner: Option<String>,
-        fence: u64,
-        deadline_at_ms: Option<u64>,
-        created_at_ms: u64,
-        updated_at_ms: u64,
     ) -> Self {
         Self {
             id,
-            definition,
+            definition: definition.into(),
             definition_version,
             state,
-            version,
-            owner,
-            fence,
-            deadline_at_ms,
-            created_at_ms,
-            updated_at_ms,
+            version: 1,
+            owner: None,
+            fence: 1,
+            deadline_at_ms: None,
+            created_at_ms: 0,
+            updated_at_ms: 0,
         }
+    }
+
+    /// Sets the version (the `seq` of the last record).
+    #[must_use]
+    pub const fn with_version(mut self, version: u64) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Sets the lease owner.
+    #[must_use]
+    pub fn with_owner(mut self, owner: Option<String>) -> Self {
+        self.owner = owner;
+        self
+    }
+
+    /// Sets the fencing token.
+    #[must_use]
+    pub const fn with_fence(mut self, fence: u64) -> Self {
+        self.fence = fence;
+        self
+    }
+
+    /// Sets the saga deadline (milliseconds since the Unix epoch).
+    #[must_use]
+    pub const fn with_deadline_at_ms(mut self, deadline_at_ms: Option<u64>) -> Self {
+        self.deadline_at_ms = deadline_at_ms;
+        self
+    }
+
+    /// Sets the creation time (milliseconds since the Unix epoch).
+    #[must_use]
+    pub const fn with_created_at_ms(mut self, at_ms: u64) -> Self {
+        self.created_at_ms = at_ms;
+        self
+    }
+
+    /// Sets the time of the last append (milliseconds since the Unix epoch).
+    #[must_use]
+    pub const fn with_updated_at_ms(mut self, at_ms: u64) -> Self {
+        self.updated_at_ms = at_ms;
+        self
     }
 }
 

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use saga::log::{Append, Claim, ClaimBatch, Lease, ListQuery, NewSaga, SagaInstance, SagaSnapshot};
+use saga::log::{
+    Append, ClaimBatch, ClaimRequest, Lease, ListQuery, NewSaga, SagaInstance, SagaSnapshot,
+};
 use saga::{compensation_fn, step_fn, StepContext, StepError};
 use saga::{InMemoryLog, LogError, SagaId, SagaLog};
 use tokio::sync::{Notify, Semaphore};
@@ -88,7 +90,7 @@ impl SagaLog for GatedLog {
         self.loads.pass().await;
         self.inner.load(id).await
     }
-    async fn claim(&self, claim: Claim) -> Result<ClaimBatch, LogError> {
+    async fn claim(&self, claim: ClaimRequest) -> Result<ClaimBatch, LogError> {
         self.claims.pass().await;
         let batch = self.inner.claim(claim).await;
         self.claimed.pass().await;

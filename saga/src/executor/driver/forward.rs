@@ -75,22 +75,23 @@ impl<D: SagaData> Driver<D> {
             return Ok(());
         }
 
+        if matches!(error, AttemptError::DeadlineExceeded) {
+            // The deadline only applies before the commit point, where every step is compensatable:
+            // this one may have taken effect, so it is compensated too.
+            return self.abort(AbortReason::DeadlineExceeded, step).await;
+        }
         // Refused: the step had no effect. Unknown: it may have; compensate it too.
         let message = error.message();
-        let unknown = error.is_transient() || matches!(error, AttemptError::DeadlineExceeded);
-        self.failure = Some((step, message.clone()));
-        match (sd.kind, unknown) {
+        match (sd.kind, error.is_transient()) {
             (StepKind::Compensatable, true) => {
                 warn!(step = %sd.name, error = %message, "step outcome unknown, compensating");
-                self.append(
-                    SagaState::Compensating,
-                    &[LogEvent::StepUnknown {
-                        step: step_u32,
-                        attempt,
-                        error: message,
-                    }],
-                )
-                .await?;
+                let unknown = LogEvent::StepUnknown {
+                    step: step_u32,
+                    attempt,
+                    error: message,
+                };
+                self.append_noted(SagaState::Compensating, &[unknown], step)
+                    .await?;
                 self.enter(Phase::Compensating {
                     remaining: step + 1,
                     attempt: 1,
@@ -98,15 +99,13 @@ impl<D: SagaData> Driver<D> {
             }
             (StepKind::Compensatable | StepKind::Pivot, false) => {
                 debug!(step = %sd.name, error = %message, "step refused, compensating");
-                self.append(
-                    SagaState::Compensating,
-                    &[LogEvent::StepRefused {
-                        step: step_u32,
-                        attempt,
-                        error: message,
-                    }],
-                )
-                .await?;
+                let refused = LogEvent::StepRefused {
+                    step: step_u32,
+                    attempt,
+                    error: message,
+                };
+                self.append_noted(SagaState::Compensating, &[refused], step)
+                    .await?;
                 self.enter(Phase::Compensating {
                     remaining: step,
                     attempt: 1,

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tracing::{debug, info_span, Instrument};
 
 use super::control::Control;
+use super::outcome::Cause;
 use super::registry::RegistryGuard;
 use super::replay::Phase;
 use super::Inner;
@@ -34,7 +35,8 @@ pub(crate) struct Driver<D> {
     pub(crate) deadline: Option<Instant>,
     /// After recovery, or after a failed attempt, the current forward step may have taken effect.
     pub(crate) in_doubt: bool,
-    pub(crate) failure: Option<(usize, String)>,
+    /// What took the saga off its forward path so far.
+    pub(crate) failure: Option<Cause>,
 }
 
 impl<D: SagaData> Driver<D> {
@@ -95,14 +97,32 @@ impl<D: SagaData> Driver<D> {
         self.guard.control.entered(phase);
     }
 
+    /// How the saga ended; everyone [`wait`](super::Executor::wait)ing on it is told.
     fn outcome(self, state: SagaState) -> SagaOutcome<D> {
         debug!(%state, "saga finished");
-        SagaOutcome {
+        let outcome = SagaOutcome {
             id: self.id,
             state,
             data: self.data,
-            failure: self.failure,
+            failure: self.failure.map(|c| c.into_failure(&self.inner.def)),
+        };
+        self.inner.waiters.publish(&outcome);
+        outcome
+    }
+
+    /// Appends `events`, each of which [`Cause::note`] takes into account with the saga at forward
+    /// step `at`.
+    async fn append_noted(
+        &mut self,
+        state: SagaState,
+        events: &[LogEvent],
+        at: usize,
+    ) -> Result<(), Error> {
+        let steps = self.inner.def.steps.len();
+        for event in events {
+            Cause::note(&mut self.failure, event, at, steps);
         }
+        self.append(state, events).await
     }
 
     fn abort_reason(&self) -> Option<AbortReason> {
@@ -138,13 +158,13 @@ impl<D: SagaData> Driver<D> {
             });
         }
         debug!(?reason, steps, "saga aborted before the commit point");
-        self.failure = Some((step, format!("{reason:?}")));
         let mut events = before.to_vec();
         events.push(LogEvent::Aborted {
             reason,
             steps: u32::try_from(steps).unwrap_or(u32::MAX),
         });
-        self.append(SagaState::Compensating, &events).await?;
+        self.append_noted(SagaState::Compensating, &events, step)
+            .await?;
         self.enter(Phase::Compensating {
             remaining: steps,
             attempt: 1,
@@ -159,16 +179,12 @@ impl<D: SagaData> Driver<D> {
         direction: Direction,
         error: String,
     ) -> Result<(), Error> {
-        self.failure = Some((step, error.clone()));
-        self.append(
-            SagaState::Stuck,
-            &[LogEvent::Stuck {
-                step: u32::try_from(step).unwrap_or(u32::MAX),
-                direction,
-                error,
-            }],
-        )
-        .await?;
+        let stuck = LogEvent::Stuck {
+            step: u32::try_from(step).unwrap_or(u32::MAX),
+            direction,
+            error,
+        };
+        self.append_noted(SagaState::Stuck, &[stuck], step).await?;
         self.enter(Phase::Stuck { step, direction });
         Ok(())
     }

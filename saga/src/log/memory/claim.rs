@@ -4,11 +4,11 @@ use tokio::time::Instant;
 
 use super::{lease_deadline, Entry, InMemoryLog};
 use crate::id::SagaId;
-use crate::log::{Claim, ClaimBatch, ClaimTarget, Claimed, Lease, SagaSnapshot, SagaState};
+use crate::log::{ClaimBatch, ClaimRequest, ClaimTarget, Claimed, Lease, SagaSnapshot, SagaState};
 
 impl InMemoryLog {
     /// Claims what `claim` asks for, under the shard locks.
-    pub(super) fn claim_now(&self, claim: &Claim) -> ClaimBatch {
+    pub(super) fn claim_now(&self, claim: &ClaimRequest) -> ClaimBatch {
         let now = Instant::now();
         let matches_def = |e: &Entry| {
             e.instance.definition == claim.definition

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::{
-    now_ms, Append, Claim, ClaimBatch, ConflictKind, Lease, ListQuery, LogError, LogRecord,
+    now_ms, Append, ClaimBatch, ClaimRequest, ConflictKind, Lease, ListQuery, LogError, LogRecord,
     NewSaga, SagaInstance, SagaLog, SagaSnapshot, SagaState,
 };
 use crate::id::SagaId;
@@ -123,13 +123,11 @@ impl SagaLog for InMemoryLog {
             saga.definition,
             saga.definition_version,
             SagaState::Running,
-            1,
-            Some(saga.owner),
-            1,
-            saga.deadline_at_ms,
-            now,
-            now,
-        );
+        )
+        .with_owner(Some(saga.owner))
+        .with_deadline_at_ms(saga.deadline_at_ms)
+        .with_created_at_ms(now)
+        .with_updated_at_ms(now);
         slot.insert(Entry {
             instance,
             lease_until: Some(lease_deadline(instant, saga.lease_ttl)),
@@ -196,7 +194,7 @@ impl SagaLog for InMemoryLog {
         }))
     }
 
-    async fn claim(&self, claim: Claim) -> Result<ClaimBatch, LogError> {
+    async fn claim(&self, claim: ClaimRequest) -> Result<ClaimBatch, LogError> {
         Ok(self.claim_now(&claim))
     }
 
