@@ -9,6 +9,23 @@ use saga::{
     StepError,
 };
 
+async fn run<D: saga::SagaData>(def: SagaDefinition<D>, data: D) -> saga::SagaOutcome<D> {
+    Executor::new(def, Arc::new(InMemoryLog::new()))
+        .run(data)
+        .await
+        .expect("run")
+}
+
+/// Records a successful call of each `(step, name, direction)` of one saga.
+fn record_all(journal: &Journal, calls: &[(u32, &str, Direction)]) {
+    let saga = SagaId::new();
+    for &(step, name, direction) in calls {
+        journal
+            .record(&ctx(saga, step, name, direction))
+            .finish(&Ok::<_, StepError>(()));
+    }
+}
+
 fn ctx(saga: SagaId, step: u32, name: &str, direction: Direction) -> StepContext {
     StepContext::new(saga, step, Arc::from(name), direction, 1)
 }
@@ -51,10 +68,7 @@ async fn a_refusing_step_compensates_the_steps_before_it_in_reverse() {
         .compensatable("c", journal.step().refuse("no"), journal.undo())
         .build()
         .expect("valid");
-    let outcome = Executor::new(def, Arc::new(InMemoryLog::new()))
-        .run(0)
-        .await
-        .expect("run");
+    let outcome = run(def, 0).await;
     assert_eq!(outcome.state, SagaState::Compensated);
     assert_eq!(journal.summary(), ["a", "b", "c", "undo b", "undo a"]);
     assert_eq!(journal.calls()[2].outcome, CallOutcome::Refused);
@@ -78,10 +92,7 @@ async fn hand_written_steps_record_into_the_journal_too() {
         .pivot("double", step)
         .build()
         .expect("valid");
-    let outcome = Executor::new(def, Arc::new(InMemoryLog::new()))
-        .run(21)
-        .await
-        .expect("run");
+    let outcome = run(def, 21).await;
     assert_eq!(outcome.data, 42);
     assert_eq!(journal.effects(), ["double"]);
 }
@@ -99,16 +110,14 @@ fn an_unfinished_recording_is_an_interrupted_call() {
 #[should_panic(expected = "after compensation began")]
 fn an_action_after_a_compensation_is_caught() {
     let journal = Journal::new();
-    let saga = SagaId::new();
-    for (step, name, direction) in [
-        (0, "a", Direction::Forward),
-        (0, "a", Direction::Compensate),
-        (1, "b", Direction::Forward),
-    ] {
-        journal
-            .record(&ctx(saga, step, name, direction))
-            .finish(&Ok::<_, StepError>(()));
-    }
+    record_all(
+        &journal,
+        &[
+            (0, "a", Direction::Forward),
+            (0, "a", Direction::Compensate),
+            (1, "b", Direction::Forward),
+        ],
+    );
     journal.assert_compensated_in_reverse();
 }
 
@@ -116,17 +125,15 @@ fn an_action_after_a_compensation_is_caught() {
 #[should_panic(expected = "after an earlier step's compensation")]
 fn compensations_out_of_order_are_caught() {
     let journal = Journal::new();
-    let saga = SagaId::new();
-    for (step, name, direction) in [
-        (0, "a", Direction::Forward),
-        (1, "b", Direction::Forward),
-        (0, "a", Direction::Compensate),
-        (1, "b", Direction::Compensate),
-    ] {
-        journal
-            .record(&ctx(saga, step, name, direction))
-            .finish(&Ok::<_, StepError>(()));
-    }
+    record_all(
+        &journal,
+        &[
+            (0, "a", Direction::Forward),
+            (1, "b", Direction::Forward),
+            (0, "a", Direction::Compensate),
+            (1, "b", Direction::Compensate),
+        ],
+    );
     journal.assert_compensated_in_reverse();
 }
 
@@ -134,9 +141,7 @@ fn compensations_out_of_order_are_caught() {
 #[should_panic(expected = "its action was never called")]
 fn compensating_a_step_that_never_started_is_caught() {
     let journal = Journal::new();
-    journal
-        .record(&ctx(SagaId::new(), 3, "d", Direction::Compensate))
-        .finish(&Ok::<_, StepError>(()));
+    record_all(&journal, &[(3, "d", Direction::Compensate)]);
     journal.assert_compensated_in_reverse();
 }
 
@@ -144,9 +149,9 @@ fn compensating_a_step_that_never_started_is_caught() {
 #[should_panic(expected = "succeeded 2 times")]
 fn an_effect_applied_twice_is_caught() {
     let journal = Journal::new();
-    let key = ctx(SagaId::new(), 0, "a", Direction::Forward);
+    let a = ctx(SagaId::new(), 0, "a", Direction::Forward);
     for _ in 0..2 {
-        journal.record(&key).finish(&Ok::<_, StepError>(()));
+        journal.record(&a).finish(&Ok::<_, StepError>(()));
     }
     journal.assert_each_effect_once();
 }

@@ -83,6 +83,19 @@ async fn inventory(transport: &Arc<dyn Transport>, stock: &Stock) -> Participant
         .expect("inventory")
 }
 
+/// The orchestrator's side of `ReserveStock`.
+fn reserve(router: &ReplyRouter) -> impl saga::Step<Order> {
+    router.remote_step(
+        "inventory",
+        ReserveStock,
+        |o: &Order| Reserve {
+            book: o.book.clone(),
+            qty: o.qty,
+        },
+        |o: &mut Order, reservation| o.reservation = Some(reservation),
+    )
+}
+
 fn order_saga(router: &ReplyRouter, journal: &Journal, pay: bool) -> SagaDefinition<Order> {
     let payment = if pay {
         journal.step()
@@ -92,15 +105,7 @@ fn order_saga(router: &ReplyRouter, journal: &Journal, pay: bool) -> SagaDefinit
     SagaDefinition::builder("typed-order", 1)
         .compensatable(
             "reserve_stock",
-            router.remote_step(
-                "inventory",
-                ReserveStock,
-                |o: &Order| Reserve {
-                    book: o.book.clone(),
-                    qty: o.qty,
-                },
-                |o: &mut Order, reservation| o.reservation = Some(reservation),
-            ),
+            reserve(router),
             router.remote_compensation("inventory", ReleaseStock, |o: &Order| {
                 o.reservation
                     .as_ref()
@@ -183,18 +188,7 @@ async fn a_typed_step_talks_to_a_handler_registered_by_name() {
         .await
         .expect("router");
     let def = SagaDefinition::builder("mixed", 1)
-        .pivot(
-            "reserve_stock",
-            router.remote_step(
-                "inventory",
-                ReserveStock,
-                |o: &Order| Reserve {
-                    book: o.book.clone(),
-                    qty: o.qty,
-                },
-                |o: &mut Order, r| o.reservation = Some(r),
-            ),
-        )
+        .pivot("reserve_stock", reserve(&router))
         .build()
         .expect("valid");
     let outcome = Executor::new(def, Arc::new(InMemoryLog::new()))
