@@ -1,11 +1,11 @@
 //! Test helpers: fault-injecting logs and transports (lost connections included), the shared
 //! conformance suites that every backend runs and, with the feature `test-util`, a kit for testing
-//! sagas: [`Journal`] makes scripted steps ([`ScriptedStep`]: succeed, fail transiently `n` times,
-//! refuse, hang, wait at a [`Gate`]) and records every call with its idempotency key and attempt.
+//! sagas: `Journal` makes scripted steps (`ScriptedStep`: succeed, fail transiently `n` times,
+//! refuse, hang, wait at a `Gate`) and records every call with its idempotency key and attempt.
 #![cfg_attr(
     feature = "test-util",
     doc = r#"
-A saga tested in ten lines:
+A saga tested in ten lines with [`Journal`] and its [`ScriptedStep`]s:
 
 ```
 # use std::sync::Arc;
