@@ -1,13 +1,14 @@
 //! The seed's state names, derived from the executor's history (orchestration) or from the events an
 //! order received (choreography).
 
+use saga::SagaId;
 use saga::{SagaState, SagaStatus};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cloudmart::model::Style;
 
 /// What happened to one order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderReport {
     /// The order.
     pub order_id: String,
@@ -180,6 +181,20 @@ pub fn from_events(
         outcome,
         states,
         compensations,
+        cause,
+    }
+}
+
+/// Choreography: the report of an order the Order service refused to create (the chain never started).
+#[must_use]
+pub fn refused(order_id: &str, saga: SagaId, cause: Option<String>) -> OrderReport {
+    OrderReport {
+        order_id: order_id.to_owned(),
+        saga_id: saga.to_string(),
+        style: Style::Choreography,
+        outcome: "FAILED".into(),
+        states: vec!["STARTED".into(), "FAILED".into()],
+        compensations: vec![],
         cause,
     }
 }
