@@ -1,5 +1,7 @@
 //! The CloudMart HTTP API against a server bound to 127.0.0.1:0, with the example's HTTP/1.1 client.
 
+// Each test uses part of the example; the example binary itself is checked for dead code.
+#[allow(dead_code)]
 #[path = "../examples/cloudmart/lib.rs"]
 mod cloudmart;
 

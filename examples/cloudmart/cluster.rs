@@ -14,7 +14,6 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::cloudmart::error::AppError;
-use crate::cloudmart::http::gateway::Peers;
 use crate::cloudmart::roles::Role;
 use crate::cloudmart::transports::TransportSpec;
 
@@ -59,12 +58,6 @@ impl Cluster {
             cluster.spawn(role, "127.0.0.1:0").await?;
         }
         Ok(cluster)
-    }
-
-    /// The run id.
-    #[must_use]
-    pub fn run_id(&self) -> &str {
-        &self.run_id
     }
 
     /// The gateway's address.
@@ -178,15 +171,6 @@ impl Cluster {
                 libc::kill(-group, libc::SIGKILL);
             }
         }
-    }
-
-    /// The peers a gateway forwards to.
-    #[must_use]
-    pub fn peers(&self) -> Peers {
-        self.addrs
-            .iter()
-            .map(|(r, a)| (r.as_str().to_owned(), *a))
-            .collect()
     }
 }
 

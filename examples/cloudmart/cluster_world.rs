@@ -99,11 +99,7 @@ impl World for ClusterWorld {
                 if !(200..300).contains(&code) {
                     return Err(unexpected("POST /orders", code, &answer));
                 }
-                Self::report(
-                    &self
-                        .call("GET", &format!("/orders/{order}?wait=true"), None)
-                        .await?,
-                )
+                Self::report(&self.wait_for(&format!("/orders/{order}?wait=true")).await?)
             }
         }
     }

@@ -27,12 +27,6 @@ pub struct OrderReport {
 }
 
 impl OrderReport {
-    /// `true` if the order completed.
-    #[must_use]
-    pub fn completed(&self) -> bool {
-        self.outcome == "COMPLETED"
-    }
-
     /// Prints the order and its state history.
     pub fn print(&self) {
         println!(

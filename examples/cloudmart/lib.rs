@@ -3,8 +3,6 @@
 //! each own their state. `main.rs` is the command line; the integration tests (`tests/cloudmart_*.rs`)
 //! include this module tree with `#[path = "../examples/cloudmart/lib.rs"] mod cloudmart;`.
 
-#![allow(dead_code)]
-
 pub mod choreography;
 pub mod cli;
 pub mod cluster;

@@ -113,7 +113,7 @@ pub async fn run(args: RoleArgs) -> Result<i32, AppError> {
                 durable: Durable::file(&dir.join(format!("{}.json", service.as_str())))?,
                 crash: CrashSwitch::never(),
             };
-            let services = Services::restore(infra, &ServicesConfig::default())?;
+            let services = Services::restore(infra, &ServicesConfig::across_processes())?;
             let commands = brokers.orchestration.transport();
             let participant = orchestration::participant(service, &services, &commands).await?;
             let events = brokers.choreography.transport();

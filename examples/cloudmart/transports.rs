@@ -169,13 +169,4 @@ impl Brokers {
             choreography,
         })
     }
-
-    /// The broker of `style`.
-    #[must_use]
-    pub const fn of(&self, style: Style) -> &Broker {
-        match style {
-            Style::Orchestration => &self.orchestration,
-            Style::Choreography => &self.choreography,
-        }
-    }
 }

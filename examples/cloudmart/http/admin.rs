@@ -47,9 +47,12 @@ async fn metrics(State(s): State<Shared>) -> ApiResult {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct CarrierSwitch {
     /// `up`, `down` or `rejects`.
     mode: String,
+    /// How long each call takes (a slow carrier), if given.
+    delay_ms: Option<u64>,
 }
 
 async fn carrier(State(s): State<Shared>, Json(c): Json<CarrierSwitch>) -> ApiResult {
@@ -64,8 +67,12 @@ async fn carrier(State(s): State<Shared>, Json(c): Json<CarrierSwitch>) -> ApiRe
             ))
         }
     };
-    s.services.shipping.carrier().set_mode(mode);
-    ok(json!({ "mode": c.mode }))
+    let carrier = s.services.shipping.carrier();
+    carrier.set_mode(mode);
+    if let Some(ms) = c.delay_ms {
+        carrier.set_delay(Duration::from_millis(ms));
+    }
+    ok(json!({ "mode": c.mode, "delayMs": c.delay_ms }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -70,6 +70,7 @@ impl AppState {
     }
 
     /// Waits until the orchestrated saga of `order_id` (started over HTTP) has ended.
+    #[allow(dead_code)] // used by tests/cloudmart_http.rs
     pub async fn wait_saga(&self, order_id: &str) {
         let mut rx = self.finished.subscribe();
         let _ = rx.wait_for(|done| done.contains(order_id)).await;

@@ -86,6 +86,18 @@ impl Default for ServicesConfig {
     }
 }
 
+impl ServicesConfig {
+    /// The settings of a service process: as the default, but the breaker stays open 3 s, so the
+    /// carrier-outage scenario's orders, each a few HTTP and broker round trips, all meet the open
+    /// breaker however loaded the machine is.
+    #[must_use]
+    pub fn across_processes() -> Self {
+        let mut config = Self::default();
+        config.breaker = config.breaker.with_open_duration(Duration::from_secs(3));
+        config
+    }
+}
+
 /// The four services of one CloudMart world.
 #[derive(Debug)]
 pub struct Services {
