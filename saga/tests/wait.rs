@@ -5,14 +5,63 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use saga::{
-    step_fn, Error, Executor, ExecutorConfig, FailureKind, InMemoryLog, RetryPolicy,
-    SagaDefinition, SagaId, SagaLog, SagaState, StepContext, StepError, StepSpec,
+    compensation_fn, step_fn, Error, Executor, ExecutorConfig, FailureKind, InMemoryLog,
+    RetryPolicy, SagaDefinition, SagaId, SagaLog, SagaState, StepContext, StepError, StepSpec,
 };
 use tokio::sync::{Notify, Semaphore};
 
-mod common;
+/// The calls steps and compensations record, in order.
+type Calls = Arc<parking_lot::Mutex<Vec<String>>>;
 
-use common::{calls, gated, ok_step, undo, Calls};
+fn calls() -> Calls {
+    Arc::default()
+}
+
+/// A step that records `name` and adds one.
+fn ok_step(calls: &Calls, name: &'static str) -> impl saga::Step<u32> {
+    let calls = calls.clone();
+    step_fn(move |_: StepContext, n: u32| {
+        let calls = calls.clone();
+        async move {
+            calls.lock().push(name.to_owned());
+            Ok::<_, StepError>(n + 1)
+        }
+    })
+}
+
+/// A compensation that records `undo {name}`.
+fn undo(calls: &Calls, name: &'static str) -> impl saga::Compensation<u32> {
+    let calls = calls.clone();
+    compensation_fn(move |_: StepContext, _: u32| {
+        let calls = calls.clone();
+        async move {
+            calls.lock().push(format!("undo {name}"));
+            Ok::<_, StepError>(())
+        }
+    })
+}
+
+/// A step that records `name`, signals `entered` and adds one once `gate` gives it a permit.
+fn gated(
+    calls: &Calls,
+    name: &'static str,
+    entered: Arc<Notify>,
+    gate: Arc<Semaphore>,
+) -> impl saga::Step<u32> {
+    let calls = calls.clone();
+    step_fn(move |_: StepContext, n: u32| {
+        let (calls, entered, gate) = (calls.clone(), entered.clone(), gate.clone());
+        async move {
+            calls.lock().push(name.to_owned());
+            entered.notify_one();
+            let _permit = gate
+                .acquire()
+                .await
+                .map_err(|_| StepError::transient("gate closed"))?;
+            Ok::<_, StepError>(n + 1)
+        }
+    })
+}
 
 fn refuse() -> impl saga::Step<u32> {
     step_fn(|_: StepContext, _: u32| async { Err::<u32, _>(StepError::permanent("card declined")) })
