@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use saga::log::{Append, Claim, ClaimBatch, Lease, ListQuery, NewSaga, SagaInstance, SagaSnapshot};
+use saga::log::{
+    Append, ClaimBatch, ClaimRequest, Lease, ListQuery, NewSaga, SagaInstance, SagaSnapshot,
+};
 use saga::{LogError, SagaId, SagaLog};
 
 use crate::config::RedisLogConfig;
@@ -99,7 +101,7 @@ impl SagaLog for RedisSagaLog {
         claim::load(&self.inner, id).await
     }
 
-    async fn claim(&self, claim: Claim) -> Result<ClaimBatch, LogError> {
+    async fn claim(&self, claim: ClaimRequest) -> Result<ClaimBatch, LogError> {
         claim::claim(&self.inner, &claim).await
     }
 
