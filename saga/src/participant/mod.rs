@@ -67,7 +67,7 @@ mod remote;
 mod router;
 mod runtime;
 mod store;
-mod wire;
+pub(crate) mod wire;
 
 pub use builder::ParticipantBuilder;
 pub use config::{ParticipantConfig, RouterConfig};

@@ -9,6 +9,7 @@ mod crash_log;
 pub mod crash_matrix;
 mod disconnecting;
 pub mod faulty_transport;
+pub mod fuzz;
 mod scale;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
