@@ -2,6 +2,7 @@
 //! conformance suites that every backend runs, and (with the `test-util` feature) the fault scenarios
 //! every durable log runs: the `crash_matrix` and the `survivor` scenario.
 
+mod captured_logs;
 pub mod conformance;
 mod crash_log;
 #[cfg(feature = "test-util")]
@@ -9,12 +10,14 @@ mod crash_log;
 pub mod crash_matrix;
 mod disconnecting;
 pub mod faulty_transport;
+pub mod forgery;
 pub mod fuzz;
 mod scale;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod survivor;
 
+pub use captured_logs::CapturedLogs;
 pub use crash_log::{CrashPoint, CrashingLog};
 pub use disconnecting::{ConnectionStats, DisconnectingTransport, Outage};
 pub use scale::fault_scale;
