@@ -12,6 +12,7 @@ mod disconnecting;
 pub mod faulty_transport;
 pub mod forgery;
 pub mod fuzz;
+pub mod lease_race;
 mod scale;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
