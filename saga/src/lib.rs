@@ -1,11 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-/// The workspace README's quickstart, compiled and run as a doc-test.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct WorkspaceReadme;
-
 pub mod definition;
 mod error;
 pub mod executor;
