@@ -6,6 +6,9 @@ mod config;
 mod connection;
 mod delay;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod names;
 mod publisher;
 mod secret;

@@ -5,57 +5,18 @@
 
 mod common;
 
-use std::fmt::Write as _;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::proxy::{self, Proxy};
-use parking_lot::Mutex;
+use saga::testing::CapturedLogs;
 use saga::transport::{Message, MessageKind};
 use saga::Transport;
 use saga_amqp::AmqpTransport;
 
-/// Everything logged, as text.
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<String>>>);
-
-struct Visit<'a>(&'a mut String);
-
-impl tracing::field::Visit for Visit<'_> {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, " {}={value:?}", field.name());
-    }
-}
-
-impl tracing::Subscriber for Recorder {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, attrs: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        let mut line = String::new();
-        attrs.record(&mut Visit(&mut line));
-        self.0.lock().push(line);
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
-        let mut line = String::new();
-        values.record(&mut Visit(&mut line));
-        self.0.lock().push(line);
-    }
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut line = String::new();
-        event.record(&mut Visit(&mut line));
-        self.0.lock().push(line);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_never_reach_the_logs() {
-    let recorder = Recorder::default();
+    let recorder = CapturedLogs::default();
     tracing::subscriber::set_global_default(recorder.clone()).expect("the only subscriber");
     let Some(t) = common::transport(common::config()).await else {
         return;
@@ -86,17 +47,14 @@ async fn credentials_never_reach_the_logs() {
         }
         common::cleanup(&flaky).await;
 
-        let lines = recorder.0.lock().clone();
-        let all = lines.join("\n");
-        for secret in [
+        recorder.assert_free_of(&[
             "p%40ss",
             "p@ss",
             "w/rd",
             "guest:guest",
             "password: \"guest\"",
-        ] {
-            assert!(!all.contains(secret), "{secret:?} logged:\n{all}");
-        }
+        ]);
+        let all = recorder.text();
         assert!(
             all.contains("guest:***@"),
             "the reconnect is logged with the URL redacted"

@@ -1,7 +1,7 @@
 //! [`RedisSagaLog`]: the saga log on Redis.
 
 mod claim;
-mod codec;
+pub(crate) mod codec;
 mod connect;
 mod defs;
 mod instance;

@@ -5,7 +5,7 @@ mod admin;
 mod config;
 mod connection;
 mod deliver;
-mod entry;
+pub(crate) mod entry;
 mod keys;
 mod parse;
 mod publish;

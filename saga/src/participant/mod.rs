@@ -80,7 +80,7 @@ mod router;
 mod runtime;
 mod state;
 mod store;
-mod wire;
+pub(crate) mod wire;
 
 pub use builder::ParticipantBuilder;
 pub use command::Command;

@@ -1,7 +1,8 @@
 //! Test helpers: fault-injecting logs and transports (lost connections included), the shared
-//! conformance suites that every backend runs and, with the feature `test-util`, a kit for testing
-//! sagas: `Journal` makes scripted steps (`ScriptedStep`: succeed, fail transiently `n` times,
-//! refuse, hang, wait at a `Gate`) and records every call with its idempotency key and attempt.
+//! conformance suites that every backend runs, the fault scenarios every durable log runs (the
+//! `crash_matrix`, the `survivor` scenario, `lease_race`, `forgery`) and a kit for testing sagas:
+//! `Journal` makes scripted steps (`ScriptedStep`: succeed, fail transiently `n` times, refuse,
+//! hang, wait at a `Gate`) and records every call with its idempotency key and attempt.
 #![cfg_attr(
     feature = "test-util",
     doc = r#"
@@ -34,15 +35,28 @@ To race a cancel against a step, make it [`gated`](ScriptedStep::gated): the tes
 [`Gate::entered`], cancels, then [releases](Gate::release) the step."#
 )]
 
+mod captured_logs;
 pub mod conformance;
 mod crash_log;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod crash_matrix;
 mod disconnecting;
 pub mod faulty_transport;
+pub mod forgery;
+pub mod fuzz;
 #[cfg(feature = "test-util")]
 mod kit;
+pub mod lease_race;
+mod scale;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod survivor;
 
+pub use captured_logs::CapturedLogs;
 pub use crash_log::{CrashPoint, CrashingLog};
 pub use disconnecting::{ConnectionStats, DisconnectingTransport, Outage};
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use kit::{Call, CallOutcome, Gate, Journal, Recording, ScriptedStep};
+pub use scale::fault_scale;
