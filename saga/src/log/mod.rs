@@ -18,17 +18,21 @@
 //! Lease times use the log's own clock (the database's `now()`), so executors need not agree on time.
 //! Run the shared conformance suite, [`crate::testing::conformance::log`], against your implementation.
 
+mod coalesce;
 mod memory;
 mod record;
+mod write_op;
 
 use async_trait::async_trait;
 
+pub use coalesce::{BatchAbandoned, BatchRunner, BatchingConfig, Coalescer};
 pub use memory::{InMemoryLog, InMemoryLogStats};
 pub use record::{
     AbortReason, Append, Claim, ClaimBatch, ClaimTarget, Claimed, CorruptSaga, EventParts, Lease,
     ListQuery, LogEvent, LogRecord, MalformedEvent, NewSaga, ParseStateError, SagaInstance,
     SagaSnapshot, SagaState,
 };
+pub use write_op::{OwnedAppend, WriteOp, WriteResult};
 
 use crate::id::SagaId;
 use crate::step::BoxError;
