@@ -10,23 +10,22 @@ use std::time::Duration;
 
 use saga::async_trait;
 use saga::participant::{Participant, ReplyRouter};
+use saga::testing::Gate;
 use saga::transport::{
     Capabilities, InProcConfig, InProcTransport, Message, SubscribeOptions, Subscription,
     Transport, TransportError,
 };
-use tokio::sync::{mpsc, Semaphore};
 
 use common::messages::{command, debiting_bank, fresh_key, router, Debits};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Forwards everything, except that publishes of replies (to `saga.replies.*`) first report that they
-/// started, then wait for a permit of `gate`, then fail transiently while `failures` lasts.
+/// Forwards everything, except that publishes of replies (to `saga.replies.*`) first pass `gate`,
+/// then fail transiently while `failures` lasts.
 struct ReplyTrouble {
     inner: Arc<dyn Transport>,
     failures: AtomicU32,
-    gate: Semaphore,
-    started: mpsc::UnboundedSender<()>,
+    gate: Gate,
 }
 
 #[async_trait]
@@ -34,12 +33,7 @@ struct ReplyTrouble {
 impl Transport for ReplyTrouble {
     async fn publish(&self, topic: &str, message: Message) -> Result<(), TransportError> {
         if topic.starts_with("saga.replies.") {
-            let _ = self.started.send(());
-            self.gate
-                .acquire()
-                .await
-                .map_err(|_| TransportError::Closed)?
-                .forget();
+            self.gate.pass().await;
             let failing = self
                 .failures
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
@@ -71,21 +65,18 @@ impl Transport for ReplyTrouble {
 struct Setup {
     inproc: Arc<InProcTransport>,
     trouble: Arc<ReplyTrouble>,
-    started: mpsc::UnboundedReceiver<()>,
     debits: Debits,
     bank: Participant,
     router: ReplyRouter,
 }
 
 /// A `bank` participant and a router over a [`ReplyTrouble`] over `inproc`.
-async fn setup(inproc: InProcTransport, failures: u32, open_gate: bool) -> Setup {
+async fn setup(inproc: InProcTransport, failures: u32, gate: Gate) -> Setup {
     let inproc = Arc::new(inproc);
-    let (started_tx, started) = mpsc::unbounded_channel();
     let trouble = Arc::new(ReplyTrouble {
         inner: inproc.clone(),
         failures: AtomicU32::new(failures),
-        gate: Semaphore::new(if open_gate { Semaphore::MAX_PERMITS } else { 0 }),
-        started: started_tx,
+        gate,
     });
     let t: Arc<dyn Transport> = trouble.clone();
     let (bank, debits) = debiting_bank(&t, false);
@@ -94,7 +85,6 @@ async fn setup(inproc: InProcTransport, failures: u32, open_gate: bool) -> Setup
     Setup {
         inproc,
         trouble,
-        started,
         debits,
         bank,
         router,
@@ -103,7 +93,7 @@ async fn setup(inproc: InProcTransport, failures: u32, open_gate: bool) -> Setup
 
 #[tokio::test(start_paused = true)]
 async fn a_command_whose_reply_cannot_be_published_is_requeued_and_answered_later() {
-    let s = setup(InProcTransport::new(), 2, true).await;
+    let s = setup(InProcTransport::new(), 2, Gate::passing()).await;
     let reply = s
         .router
         .request("bank", command("debit", fresh_key(), 1, "250"), TIMEOUT)
@@ -134,17 +124,16 @@ async fn a_command_whose_reply_cannot_be_published_is_requeued_and_answered_late
 async fn a_command_stays_unsettled_until_its_reply_is_published() {
     // One message per group: a second command can only be published once the first is settled.
     let inproc = InProcTransport::with_config(InProcConfig::default().with_capacity(1));
-    let mut s = setup(inproc, 0, false).await;
+    let s = setup(inproc, 0, Gate::new()).await;
     let requester = s.router.clone();
     let request = tokio::spawn(async move {
         requester
             .request("bank", command("debit", fresh_key(), 1, "1"), TIMEOUT)
             .await
     });
-    match tokio::time::timeout(TIMEOUT, s.started.recv()).await {
-        Ok(Some(())) => {}
-        other => panic!("the reply publish never started: {other:?}"),
-    }
+    tokio::time::timeout(TIMEOUT, s.trouble.gate.entered())
+        .await
+        .expect("the reply publish started");
     let inproc = Arc::clone(&s.inproc);
     let second = inproc.publish("bank", command("debit", fresh_key(), 1, "2"));
     tokio::pin!(second);
@@ -155,7 +144,7 @@ async fn a_command_stays_unsettled_until_its_reply_is_published() {
             "the command was settled before its reply was published"
         );
     }
-    s.trouble.gate.add_permits(Semaphore::MAX_PERMITS);
+    s.trouble.gate.open();
     let reply = request.await.expect("task").expect("reply");
     assert_eq!(&reply.payload[..], b"1");
     second

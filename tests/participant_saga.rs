@@ -6,7 +6,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use saga::participant::{Participant, ReplyRouter, RouterConfig};
 use saga::transport::{InProcTransport, Transport};
-use saga::{Executor, InMemoryLog, SagaDefinition, SagaState, StepError};
+use saga::{Executor, FailureKind, InMemoryLog, SagaDefinition, SagaState, StepError};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -186,8 +186,8 @@ async fn a_remote_saga_compensates_when_a_participant_says_no() {
     let (outcome, world) = run(false).await;
     assert_eq!(outcome.state, SagaState::Compensated);
     let failure = outcome.failure.expect("a failure is reported");
-    assert_eq!(failure.0, 2);
-    assert!(failure.1.contains("carrier refused"), "{}", failure.1);
+    assert_eq!((failure.step, failure.kind), (2, FailureKind::Refused));
+    assert!(failure.message.contains("carrier refused"), "{failure}");
     let w = world.lock();
     assert_eq!(w.stock["book-123"], 5, "stock released");
     assert_eq!(w.wallets["customer-001"], 10_000, "payment refunded");

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use saga::participant::{ReplyRouter, RouterConfig};
 use saga::transport::{InProcTransport, Transport};
-use saga::{Executor, InMemoryLog, SagaDefinition, SagaState};
+use saga::{EventKind, Executor, InMemoryLog, SagaDefinition, SagaState};
 
 #[tokio::test(start_paused = true)]
 async fn a_closed_transport_is_not_a_refusal() {
@@ -29,10 +29,10 @@ async fn a_closed_transport_is_not_a_refusal() {
         .await
         .expect("the saga runs to a parked state");
     let status = exec.status(outcome.id).await.expect("status");
-    let events: Vec<&str> = status.history.iter().map(|h| h.event).collect();
-    assert!(!events.contains(&"step_refused"), "{events:?}");
-    assert!(events.contains(&"step_retrying"), "{events:?}");
-    assert!(events.contains(&"step_unknown"), "{events:?}");
+    let events: Vec<EventKind> = status.history.iter().map(|h| h.event).collect();
+    assert!(!events.contains(&EventKind::StepRefused), "{events:?}");
+    assert!(events.contains(&EventKind::StepRetrying), "{events:?}");
+    assert!(events.contains(&EventKind::StepUnknown), "{events:?}");
     // The compensation cannot be sent either: the saga waits for an operator instead of failing.
     assert_eq!(outcome.state, SagaState::Stuck);
 }

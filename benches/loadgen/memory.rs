@@ -67,7 +67,7 @@ pub async fn baseline(args: &Args) -> Stats {
         async move {
             let id = uuid::Uuid::now_v7().as_u128();
             let shard = &map[(id % SHARDS as u128) as usize];
-            let now = || saga::log::now_ms();
+            let now = crate::runner::now_ms;
             let write = |kind: u8, step: u32, payload: Option<&[u8]>| {
                 let mut s = shard.lock();
                 let row = s.entry(id).or_insert_with(|| Row {

@@ -48,7 +48,7 @@ pub async fn baseline(args: &Args, conn: ConnectionManager, prefix: &str) -> Sta
                 format!("{base}saga:{id}:inst"),
                 format!("{base}saga:{id}:rec"),
             );
-            let now = saga::log::now_ms();
+            let now = crate::runner::now_ms();
             let (recoverable, running) = (
                 format!("{base}recoverable:1:loadgen"),
                 format!("{base}state:running"),

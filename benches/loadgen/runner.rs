@@ -267,3 +267,11 @@ pub async fn run_library(args: &Args, log: Arc<dyn SagaLog>) -> Stats {
     })
     .await
 }
+
+/// Milliseconds since the Unix epoch, the clock the raw baselines stamp their rows with (as the
+/// library's logs do).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

@@ -1,7 +1,7 @@
 //! The seed's state names, derived from the executor's history (orchestration) or from the events an
 //! order received (choreography).
 
-use saga::{SagaState, SagaStatus};
+use saga::{EventKind, SagaState, SagaStatus};
 use serde::Serialize;
 
 use crate::cloudmart::model::Style;
@@ -71,13 +71,13 @@ pub fn from_status(order_id: &str, status: &SagaStatus) -> OrderReport {
     for entry in &status.history {
         let step = entry.step_name.as_deref().unwrap_or("");
         match entry.event {
-            "started" => states.push("STARTED".to_owned()),
-            "step_completed" => {
+            EventKind::Started => states.push("STARTED".to_owned()),
+            EventKind::StepCompleted => {
                 if let Some(s) = state_after(step) {
                     states.push(s.to_owned());
                 }
             }
-            "step_refused" | "step_unknown" | "aborted" => {
+            EventKind::StepRefused | EventKind::StepUnknown | EventKind::Aborted => {
                 if !compensating {
                     compensating = true;
                     states.push("COMPENSATION_STARTED".to_owned());
@@ -85,18 +85,22 @@ pub fn from_status(order_id: &str, status: &SagaStatus) -> OrderReport {
                 let what = entry
                     .detail
                     .clone()
-                    .unwrap_or_else(|| entry.event.to_owned());
+                    .unwrap_or_else(|| entry.event.to_string());
                 cause = Some(if step.is_empty() {
                     what
                 } else {
                     format!("{step}: {what}")
                 });
             }
-            "compensation_completed" => compensations.push(compensation_of(step).to_owned()),
-            "completed" => states.push("COMPLETED".to_owned()),
-            "compensated" => states.push("FAILED".to_owned()),
-            "stuck_forward" | "stuck_compensating" => states.push("STUCK".to_owned()),
-            "operator_resolved" => states.push("RESOLVED".to_owned()),
+            EventKind::CompensationCompleted => {
+                compensations.push(compensation_of(step).to_owned())
+            }
+            EventKind::Completed => states.push("COMPLETED".to_owned()),
+            EventKind::Compensated => states.push("FAILED".to_owned()),
+            EventKind::StuckForward | EventKind::StuckCompensating => {
+                states.push("STUCK".to_owned())
+            }
+            EventKind::OperatorResolved => states.push("RESOLVED".to_owned()),
             _ => {}
         }
     }

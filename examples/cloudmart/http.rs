@@ -436,7 +436,7 @@ async fn saga_status(State(s): State<Shared>, Path(order_id): Path<String>) -> A
         .history
         .iter()
         .map(|h| {
-            json!({ "event": h.event, "step": h.step_name, "attempt": h.attempt,
+            json!({ "event": h.event.as_str(), "step": h.step_name, "attempt": h.attempt,
                     "detail": h.detail, "atMs": h.at_ms })
         })
         .collect();
@@ -445,7 +445,7 @@ async fn saga_status(State(s): State<Shared>, Path(order_id): Path<String>) -> A
         "sagaId": id.to_string(),
         "state": report.outcome,
         "sagaState": status.state.to_string(),
-        "currentStep": status.current_step.as_ref().map(|(_, name, dir)| json!({"step": name, "direction": dir.to_string()})),
+        "currentStep": status.current_step.as_ref().map(|c| json!({"step": c.name, "direction": c.direction.to_string()})),
         "states": report.states,
         "compensations": report.compensations,
         "history": history,

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use saga::log::{Claim, ClaimBatch, ClaimTarget, ListQuery, NewSaga};
+use saga::log::{ClaimBatch, ClaimRequest, ClaimTarget, ListQuery, NewSaga};
 use saga::{LogError, SagaId, SagaLog, SagaState};
 use saga_redis::{redis, RedisSagaLog};
 
@@ -34,7 +34,7 @@ async fn setup(n: usize) -> Option<(RedisSagaLog, String, Vec<SagaId>)> {
 }
 
 async fn claim(log: &RedisSagaLog, def: &str, target: ClaimTarget) -> ClaimBatch {
-    log.claim(Claim::new(def, 1, "claimant", LIVE, target))
+    log.claim(ClaimRequest::new(def, 1, "claimant", LIVE, target))
         .await
         .expect("a damaged saga never fails the claim")
 }

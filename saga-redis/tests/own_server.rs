@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use saga::log::{Append, Claim, ClaimTarget, NewSaga};
+use saga::log::{Append, ClaimRequest, ClaimTarget, NewSaga};
 use saga::{LogEvent, SagaId, SagaLog, SagaState};
 use saga_redis::{redis, Error, RedisLogConfig, RedisSagaLog};
 
@@ -167,7 +167,7 @@ async fn the_log_survives_a_server_restart() {
     let saga = new_saga();
     let id = saga.id;
     let lease = until_ok(|| log.create(saga.clone())).await;
-    let claim = Claim::new("own", 1, "a", Duration::from_secs(60), ClaimTarget::One(id));
+    let claim = ClaimRequest::new("own", 1, "a", Duration::from_secs(60), ClaimTarget::One(id));
     let claimed = until_ok(|| log.claim(claim.clone())).await;
     assert_eq!(
         claimed.claimed.len(),

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use saga::log::{Append, Claim, ClaimTarget, Lease, ListQuery, NewSaga};
+use saga::log::{Append, ClaimRequest, ClaimTarget, Lease, ListQuery, NewSaga};
 use saga::{LogEvent, SagaId, SagaLog, SagaState};
 
 const SAGAS: usize = 60;
@@ -78,7 +78,7 @@ async fn list_and_claims_page_in_id_order_across_shards() {
         loop {
             let target = ClaimTarget::Recoverable { limit, after };
             let batch = log
-                .claim(Claim::new(&def, 1, &owner, Duration::ZERO, target))
+                .claim(ClaimRequest::new(&def, 1, &owner, Duration::ZERO, target))
                 .await
                 .expect("claim");
             let Some(last) = batch.last_id() else {

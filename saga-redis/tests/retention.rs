@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use saga::log::{Append, Claim, ClaimTarget, Lease, ListQuery, NewSaga};
+use saga::log::{Append, ClaimRequest, ClaimTarget, Lease, ListQuery, NewSaga};
 use saga::{Direction, LogEvent, SagaId, SagaLog, SagaState};
 use saga_redis::{redis, RedisSagaLog};
 
@@ -112,7 +112,7 @@ async fn finished_sagas_get_a_ttl_and_leave_the_recoverable_index() {
         members(&p, &format!(":state:stuck:{def}")).await,
         vec![stuck.to_string()]
     );
-    let claim = Claim::new(
+    let claim = ClaimRequest::new(
         &def,
         1,
         "a",

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use saga::log::{Append, Claim, Lease, ListQuery, NewSaga, SagaInstance, SagaSnapshot};
+use saga::log::{Append, ClaimRequest, Lease, ListQuery, NewSaga, SagaInstance, SagaSnapshot};
 use saga::{LogError, SagaId, SagaLog};
 
 use crate::batch::{append_via, coalescer, create_via, BatchWrite, Writes};
@@ -88,7 +88,7 @@ impl SagaLog for GroupCommitLog {
         self.inner.load(id).await
     }
 
-    async fn claim(&self, claim: Claim) -> Result<saga::log::ClaimBatch, LogError> {
+    async fn claim(&self, claim: ClaimRequest) -> Result<saga::log::ClaimBatch, LogError> {
         self.inner.claim(claim).await
     }
 

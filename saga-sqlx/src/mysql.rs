@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use futures::TryStreamExt as _;
-use saga::log::{Append, Claim, Lease, ListQuery, NewSaga, SagaInstance, SagaSnapshot};
+use saga::log::{Append, ClaimRequest, Lease, ListQuery, NewSaga, SagaInstance, SagaSnapshot};
 use saga::{LogError, SagaId, SagaLog};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool};
 use sqlx::Executor as _;
@@ -222,7 +222,7 @@ impl SagaLog for MySqlSagaLog {
         rows::loaded(BACKEND, id, &rows)
     }
 
-    async fn claim(&self, claim: Claim) -> Result<saga::log::ClaimBatch, LogError> {
+    async fn claim(&self, claim: ClaimRequest) -> Result<saga::log::ClaimBatch, LogError> {
         let target = claim::target(BACKEND, claim.target)?;
         let mut tx = self.core.pool.begin().await.map_err(db)?;
         let query = match target {

@@ -1,7 +1,7 @@
 //! [`PostgresSagaLog`]: the saga log on PostgreSQL.
 
 use async_trait::async_trait;
-use saga::log::{Append, Claim, Lease, ListQuery, NewSaga, SagaSnapshot};
+use saga::log::{Append, ClaimRequest, Lease, ListQuery, NewSaga, SagaSnapshot};
 use saga::{LogError, SagaId, SagaLog};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgRow};
 use sqlx::Row;
@@ -196,7 +196,7 @@ impl SagaLog for PostgresSagaLog {
         rows::loaded(BACKEND, id, &rows)
     }
 
-    async fn claim(&self, claim: Claim) -> Result<saga::log::ClaimBatch, LogError> {
+    async fn claim(&self, claim: ClaimRequest) -> Result<saga::log::ClaimBatch, LogError> {
         let target = claim::target(BACKEND, claim.target)?;
         let statement = match target {
             Target::Page { .. } => &self.core.sql.claim_recoverable,

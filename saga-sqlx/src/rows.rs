@@ -8,7 +8,9 @@ pub(crate) use decode::by_saga;
 pub(crate) use decode::{claimed, columns, current, instances, loaded, state_list, Columns};
 
 use bytes::Bytes;
-use saga::log::{Append, ConflictKind, LogRecord, SagaInstance};
+use saga::log::{
+    Append, ConflictKind, EventKind, EventParts, LogRecord, MalformedEvent, SagaInstance,
+};
 use saga::{LogError, LogEvent, SagaId, SagaState};
 
 use crate::error::corrupt;
@@ -48,15 +50,17 @@ impl InstanceRow {
             self.definition,
             small(id, "definition version", self.definition_version)?,
             state,
-            unsigned(id, "version", self.version)?,
-            self.owner,
-            unsigned(id, "fence", self.fence)?,
+        )
+        .with_version(unsigned(id, "version", self.version)?)
+        .with_owner(self.owner)
+        .with_fence(unsigned(id, "fence", self.fence)?)
+        .with_deadline_at_ms(
             self.deadline_at_ms
                 .map(|d| unsigned(id, "deadline", d))
                 .transpose()?,
-            unsigned(id, "created_at_ms", self.created_at_ms)?,
-            unsigned(id, "updated_at_ms", self.updated_at_ms)?,
-        ))
+        )
+        .with_created_at_ms(unsigned(id, "created_at_ms", self.created_at_ms)?)
+        .with_updated_at_ms(unsigned(id, "updated_at_ms", self.updated_at_ms)?))
     }
 }
 
@@ -74,14 +78,16 @@ pub(crate) struct RecordRow {
 
 impl RecordRow {
     pub(crate) fn into_record(self, id: SagaId) -> Result<LogRecord, LogError> {
-        let event = LogEvent::from_parts(
-            &self.kind,
-            self.step.map(|s| small(id, "step", s)).transpose()?,
-            self.attempt.map(|a| small(id, "attempt", a)).transpose()?,
-            self.detail,
-            self.payload.map(Bytes::from),
-        )
-        .map_err(|e| corrupt(id, e.to_string()))?;
+        let kind: EventKind = self
+            .kind
+            .parse()
+            .map_err(|e: MalformedEvent| corrupt(id, e.to_string()))?;
+        let parts = EventParts::new(kind)
+            .with_step(self.step.map(|s| small(id, "step", s)).transpose()?)
+            .with_attempt(self.attempt.map(|a| small(id, "attempt", a)).transpose()?)
+            .with_detail(self.detail)
+            .with_payload(self.payload.map(Bytes::from));
+        let event = LogEvent::from_parts(parts).map_err(|e| corrupt(id, e.to_string()))?;
         Ok(LogRecord {
             seq: unsigned(id, "seq", self.seq)?,
             at_ms: unsigned(id, "at_ms", self.at_ms)?,
@@ -110,7 +116,7 @@ pub(crate) fn event_rows(expected_version: u64, events: &[LogEvent]) -> Vec<Even
             let p = e.to_parts();
             EventRow {
                 seq: to_i64(expected_version).saturating_add(n),
-                kind: p.kind,
+                kind: p.kind.as_str(),
                 step: p.step.map(i64::from),
                 attempt: p.attempt.map(i64::from),
                 detail: p.detail,

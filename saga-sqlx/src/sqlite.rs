@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use saga::log::{Append, Claim, Lease, ListQuery, NewSaga, SagaInstance, SagaSnapshot};
+use saga::log::{Append, ClaimRequest, Lease, ListQuery, NewSaga, SagaInstance, SagaSnapshot};
 use saga::{LogError, SagaId, SagaLog};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqliteRow,
@@ -225,7 +225,7 @@ impl SagaLog for SqliteSagaLog {
         rows::loaded(BACKEND, id, &rows)
     }
 
-    async fn claim(&self, claim: Claim) -> Result<saga::log::ClaimBatch, LogError> {
+    async fn claim(&self, claim: ClaimRequest) -> Result<saga::log::ClaimBatch, LogError> {
         let target = claim::target(BACKEND, claim.target)?;
         let mut tx = self.core.pool.begin_with(BEGIN).await.map_err(db)?;
         let query = match target {

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use bytes::Bytes;
-use saga::log::{Claim, ClaimBatch, ClaimTarget, CorruptSaga, NewSaga};
+use saga::log::{ClaimBatch, ClaimRequest, ClaimTarget, CorruptSaga, NewSaga};
 use saga::{LogError, SagaId, SagaLog};
 use saga_sqlx::SqlLogConfig;
 
@@ -108,8 +108,8 @@ where
     }
 }
 
-fn claim(owner: &str, target: ClaimTarget) -> Claim {
-    Claim::new(DEF, 1, owner, Duration::from_secs(600), target)
+fn claim(owner: &str, target: ClaimTarget) -> ClaimRequest {
+    ClaimRequest::new(DEF, 1, owner, Duration::from_secs(600), target)
 }
 
 /// Pages through `Recoverable` claims of `owner` to the end, as `Executor::recover` does.

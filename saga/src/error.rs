@@ -43,12 +43,13 @@ pub enum Error {
         expected_version: u32,
     },
     /// Saga data could not be encoded or decoded.
-    #[error("saga data codec error for saga {saga_id}: {message}")]
+    #[error("saga data codec error for saga {saga_id}: {source}")]
     Codec {
         /// The saga.
         saga_id: SagaId,
         /// What serde said.
-        message: String,
+        #[source]
+        source: serde_json::Error,
     },
     /// `cancel` was refused.
     #[error("cancel of saga {saga_id} refused: {reason:?}")]
@@ -73,6 +74,17 @@ pub enum Error {
         saga_id: SagaId,
         /// The owner recorded in the log.
         owner: String,
+    },
+    /// [`Executor::wait`](crate::Executor::wait) found the saga unfinished with no driver of this
+    /// executor holding it: another executor process drives it, or it waits for a `recover`.
+    #[error("saga {saga_id} is {state} and not driven by this executor (lease owner: {owner:?})")]
+    NotDrivenHere {
+        /// The saga.
+        saga_id: SagaId,
+        /// Its state in the log.
+        state: SagaState,
+        /// The lease owner recorded in the log, if any.
+        owner: Option<String>,
     },
     /// A recorded transition does not fit the definition (e.g. a step index out of range).
     #[error("saga {saga_id} has an inconsistent log: {message}")]

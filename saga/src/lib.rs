@@ -1,11 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-/// The workspace README's quickstart, compiled and run as a doc-test.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct WorkspaceReadme;
-
 pub mod definition;
 mod error;
 pub mod executor;
@@ -15,6 +10,8 @@ pub mod middleware;
 pub mod participant;
 mod sharded;
 mod step;
+#[cfg(any(test, feature = "test-util"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 pub mod trace;
 pub mod transport;
@@ -24,10 +21,11 @@ pub use definition::{
 };
 pub use error::{CancelRefusal, Error, Result};
 pub use executor::{
-    Executor, ExecutorConfig, HistoryEntry, RecoveryReport, SagaHandle, SagaOutcome, SagaStatus,
+    CurrentStep, Executor, ExecutorConfig, FailureKind, HistoryEntry, RecoveryReport, SagaFailure,
+    SagaHandle, SagaOutcome, SagaStatus,
 };
 pub use id::{Direction, IdempotencyKey, ParseIdempotencyKeyError, ParseSagaIdError, SagaId};
-pub use log::{InMemoryLog, LogError, LogEvent, SagaLog, SagaState};
+pub use log::{ConflictKind, EventKind, InMemoryLog, LogError, LogEvent, SagaLog, SagaState};
 pub use step::{
     compensation_fn, step_fn, BoxError, Compensation, CompensationFn, SagaData, Step, StepContext,
     StepError, StepErrorKind, StepFn,

@@ -90,7 +90,9 @@ impl StepContext {
         self.direction
     }
 
-    /// 1 for the first attempt, counting on across retries and recovery.
+    /// 1 for the first attempt, counting on across retries and recovery. An operator
+    /// [`retry`](crate::Executor::retry) of a stuck saga starts a fresh retry budget, and its attempts
+    /// count from 1 again (the idempotency key stays the same).
     #[must_use]
     pub const fn attempt(&self) -> u32 {
         self.attempt
@@ -144,6 +146,23 @@ impl<D: SagaData, S: Step<D> + ?Sized> Step<D> for Arc<S> {
 
 #[async_trait]
 impl<D: SagaData, C: Compensation<D> + ?Sized> Compensation<D> for Arc<C> {
+    async fn compensate(&self, ctx: &StepContext, data: &D) -> Result<(), StepError> {
+        (**self).compensate(ctx, data).await
+    }
+}
+
+/// A boxed step is a step, so steps chosen at run time fit the builder:
+/// `let s: Box<dyn Step<D>> = ...; builder.compensatable("x", s, undo)`.
+#[async_trait]
+impl<D: SagaData, S: Step<D> + ?Sized> Step<D> for Box<S> {
+    async fn execute(&self, ctx: &StepContext, data: &mut D) -> Result<(), StepError> {
+        (**self).execute(ctx, data).await
+    }
+}
+
+/// A boxed compensation is a compensation.
+#[async_trait]
+impl<D: SagaData, C: Compensation<D> + ?Sized> Compensation<D> for Box<C> {
     async fn compensate(&self, ctx: &StepContext, data: &D) -> Result<(), StepError> {
         (**self).compensate(ctx, data).await
     }

@@ -1,70 +1,64 @@
 //! Executor behaviour beyond the property tests: cancel, deadlines, timeouts, stuck sagas and operator
 //! actions, status, ownership, and tracing spans.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use saga::testing::{CallOutcome, Gate, Journal};
 use saga::{
-    compensation_fn, step_fn, CancelRefusal, Error, Executor, ExecutorConfig, InMemoryLog,
-    LogError, RetryPolicy, SagaDefinition, SagaId, SagaState, StepContext, StepError, StepSpec,
+    CancelRefusal, Direction, Error, EventKind, Executor, ExecutorConfig, FailureKind, InMemoryLog,
+    LogError, RetryPolicy, SagaDefinition, SagaId, SagaState, StepSpec,
 };
-use tokio::sync::{Notify, Semaphore};
-
-mod common;
-
-use common::{calls, gated, ok_step, undo};
 
 #[tokio::test]
 async fn cancel_before_the_pivot_compensates_started_steps() {
-    let c = calls();
-    let entered = Arc::new(Notify::new());
-    let gate = Arc::new(Semaphore::new(0));
-    let def = SagaDefinition::builder("cancel", 1)
-        .compensatable("a", ok_step(&c, "a"), undo(&c, "a"))
-        .compensatable(
-            "b",
-            gated(&c, "b", entered.clone(), gate.clone()),
-            undo(&c, "b"),
-        )
-        .pivot("c", ok_step(&c, "c"))
+    let journal = Journal::new();
+    let gate = Gate::new();
+    let def = SagaDefinition::<u32>::builder("cancel", 1)
+        .compensatable("a", journal.step(), journal.undo())
+        .compensatable("b", journal.step().gated(&gate), journal.undo())
+        .pivot("c", journal.step())
         .build()
         .expect("valid");
     let exec = Executor::new(def, Arc::new(InMemoryLog::new()));
     let handle = exec.start(0).await.expect("start");
-    entered.notified().await;
+    gate.entered().await;
     exec.cancel(handle.id())
         .await
         .expect("cancel before the pivot is accepted");
-    gate.add_permits(1);
+    gate.release(1);
     let outcome = handle.outcome().await.expect("outcome");
     assert_eq!(outcome.state, SagaState::Compensated);
     assert_eq!(
-        *c.lock(),
+        journal.summary(),
         ["a", "b", "undo b", "undo a"],
         "b finished, then both undone; c never ran"
     );
     let status = exec.status(outcome.id).await.expect("status");
-    assert!(status
-        .history
-        .iter()
-        .any(|h| h.event == "aborted" && h.detail.as_deref() == Some("cancelled")));
+    assert!(status.history.iter().any(|h| h.event == EventKind::Aborted
+        && h.detail.as_deref() == Some("cancelled")
+        && h.step.is_none()));
+    let failure = outcome.failure.expect("the cancel is the failure");
+    assert_eq!(
+        (failure.kind, failure.step, failure.step_name.as_str()),
+        (FailureKind::Cancelled, 1, "b"),
+        "the step the saga was at"
+    );
 }
 
 #[tokio::test]
 async fn cancel_after_the_pivot_is_refused_and_the_saga_completes() {
-    let c = calls();
-    let entered = Arc::new(Notify::new());
-    let gate = Arc::new(Semaphore::new(0));
-    let def = SagaDefinition::builder("late-cancel", 1)
-        .compensatable("a", ok_step(&c, "a"), undo(&c, "a"))
-        .pivot("pay", gated(&c, "pay", entered.clone(), gate.clone()))
-        .retriable("ship", ok_step(&c, "ship"))
+    let journal = Journal::new();
+    let gate = Gate::new();
+    let def = SagaDefinition::<u32>::builder("late-cancel", 1)
+        .compensatable("a", add_one(&journal), journal.undo())
+        .pivot("pay", add_one(&journal).gated(&gate))
+        .retriable("ship", add_one(&journal))
         .build()
         .expect("valid");
     let exec = Executor::new(def, Arc::new(InMemoryLog::new()));
     let handle = exec.start(0).await.expect("start");
-    entered.notified().await;
+    gate.entered().await;
     let err = exec.cancel(handle.id()).await.expect_err("past the pivot");
     assert!(
         matches!(
@@ -76,7 +70,7 @@ async fn cancel_after_the_pivot_is_refused_and_the_saga_completes() {
         ),
         "{err:?}"
     );
-    gate.add_permits(1);
+    gate.release(1);
     let outcome = handle.outcome().await.expect("outcome");
     assert_eq!(outcome.state, SagaState::Completed);
     assert_eq!(outcome.data, 3);
@@ -94,22 +88,11 @@ async fn cancel_after_the_pivot_is_refused_and_the_saga_completes() {
 
 #[tokio::test(start_paused = true)]
 async fn a_deadline_before_the_pivot_compensates_including_the_interrupted_step() {
-    let c = calls();
-    let slow = {
-        let c = c.clone();
-        step_fn(move |_: StepContext, n: u32| {
-            let c = c.clone();
-            async move {
-                c.lock().push("slow".into());
-                tokio::time::sleep(Duration::from_secs(60)).await;
-                Ok::<_, StepError>(n + 1)
-            }
-        })
-    };
-    let def = SagaDefinition::builder("deadline", 1)
-        .compensatable("a", ok_step(&c, "a"), undo(&c, "a"))
-        .compensatable("slow", slow, undo(&c, "slow"))
-        .pivot("p", ok_step(&c, "p"))
+    let journal = Journal::new();
+    let def = SagaDefinition::<u32>::builder("deadline", 1)
+        .compensatable("a", journal.step(), journal.undo())
+        .compensatable("slow", journal.step().hang(), journal.undo())
+        .pivot("p", journal.step())
         .deadline(Duration::from_secs(5))
         .build()
         .expect("valid");
@@ -117,59 +100,63 @@ async fn a_deadline_before_the_pivot_compensates_including_the_interrupted_step(
     let outcome = exec.run(0).await.expect("run");
     assert_eq!(outcome.state, SagaState::Compensated);
     assert_eq!(
-        *c.lock(),
+        journal.summary(),
         ["a", "slow", "undo slow", "undo a"],
         "the interrupted step has an unknown outcome and is compensated"
     );
+    assert_eq!(journal.calls()[1].outcome, CallOutcome::Interrupted);
+    journal.assert_compensated_in_reverse();
+    let failure = outcome
+        .failure
+        .clone()
+        .expect("the deadline is the failure");
+    assert_eq!(
+        (failure.kind, failure.step_name.as_str()),
+        (FailureKind::DeadlineExceeded, "slow")
+    );
     let status = exec.status(outcome.id).await.expect("status");
-    let unknown = status
+    let aborted = status
         .history
         .iter()
-        .find(|h| h.event == "step_unknown")
-        .expect("step_unknown recorded");
-    assert_eq!(unknown.step_name.as_deref(), Some("slow"));
-    assert_eq!(unknown.detail.as_deref(), Some("saga deadline exceeded"));
+        .find(|h| h.event == EventKind::Aborted)
+        .expect("the abort is recorded");
+    assert_eq!(aborted.detail.as_deref(), Some("deadline_exceeded"));
+    assert_eq!(exec.wait(outcome.id).await.expect("wait"), outcome);
 }
 
 #[tokio::test(start_paused = true)]
 async fn after_the_pivot_a_deadline_no_longer_applies() {
-    let c = calls();
-    let slow = step_fn(|_: StepContext, n: u32| async move {
-        tokio::time::sleep(Duration::from_secs(60)).await;
-        Ok::<_, StepError>(n + 1)
-    });
-    let def = SagaDefinition::builder("deadline-late", 1)
-        .pivot("pay", ok_step(&c, "pay"))
-        .retriable("ship", slow)
+    let journal = Journal::new();
+    let gate = Gate::new();
+    let def = SagaDefinition::<u32>::builder("deadline-late", 1)
+        .pivot("pay", journal.step())
+        .retriable("ship", journal.step().gated(&gate))
         .deadline(Duration::from_secs(5))
         .build()
         .expect("valid");
-    let outcome = Executor::new(def, Arc::new(InMemoryLog::new()))
-        .run(0)
+    let handle = Executor::new(def, Arc::new(InMemoryLog::new()))
+        .start(0)
         .await
-        .expect("run");
+        .expect("start");
+    gate.entered().await;
+    tokio::time::advance(Duration::from_secs(60)).await;
+    gate.release(1);
+    let outcome = handle.outcome().await.expect("outcome");
     assert_eq!(outcome.state, SagaState::Completed);
+    assert_eq!(
+        journal.effects(),
+        ["pay", "ship"],
+        "ship ran on, uninterrupted, past the deadline"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_step_that_keeps_timing_out_is_retried_then_compensated() {
-    let c = calls();
-    let attempts = Arc::new(AtomicU32::new(0));
-    let hang = {
-        let attempts = attempts.clone();
-        step_fn(move |_: StepContext, n: u32| {
-            let attempts = attempts.clone();
-            async move {
-                attempts.fetch_add(1, Ordering::SeqCst);
-                std::future::pending::<()>().await;
-                Ok::<_, StepError>(n)
-            }
-        })
-    };
-    let def = SagaDefinition::builder("timeout", 1)
-        .compensatable("a", ok_step(&c, "a"), undo(&c, "a"))
+    let journal = Journal::new();
+    let def = SagaDefinition::<u32>::builder("timeout", 1)
+        .compensatable("a", journal.step(), journal.undo())
         .step(
-            StepSpec::compensatable("hang", hang, undo(&c, "hang"))
+            StepSpec::compensatable("hang", journal.step().hang(), journal.undo())
                 .with_timeout(Duration::from_millis(100)),
         )
         .build()
@@ -180,40 +167,23 @@ async fn a_step_that_keeps_timing_out_is_retried_then_compensated() {
         .expect("run");
     assert_eq!(outcome.state, SagaState::Compensated);
     assert_eq!(
-        attempts.load(Ordering::SeqCst),
-        3,
-        "default policy: 3 attempts"
+        journal.summary(),
+        ["a", "hang", "hang", "hang", "undo hang", "undo a"],
+        "default policy: 3 attempts, then the unknown outcome is compensated"
     );
-    assert_eq!(*c.lock(), ["a", "undo hang", "undo a"]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_compensation_that_gives_up_parks_the_saga_until_an_operator_retries() {
-    let c = calls();
-    let healthy = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flaky_undo = {
-        let (c, healthy) = (c.clone(), healthy.clone());
-        compensation_fn(move |_: StepContext, _: u32| {
-            let (c, healthy) = (c.clone(), healthy.clone());
-            async move {
-                if healthy.load(Ordering::SeqCst) {
-                    c.lock().push("undo a".into());
-                    Ok(())
-                } else {
-                    Err(StepError::transient("refund service down"))
-                }
-            }
-        })
-    };
-    let refuse = step_fn(|_: StepContext, _: u32| async {
-        Err::<u32, _>(StepError::permanent("card declined"))
-    });
-    let def = SagaDefinition::builder("stuck", 1)
+    let journal = Journal::new();
+    // The refund service is down for the compensation's two attempts, back for the operator's retry.
+    let flaky_undo = journal.undo().fail_transiently(2);
+    let def = SagaDefinition::<u32>::builder("stuck", 1)
         .step(
-            StepSpec::compensatable("a", ok_step(&c, "a"), flaky_undo)
+            StepSpec::compensatable("a", journal.step(), flaky_undo)
                 .with_compensation_retry(RetryPolicy::default().with_max_attempts(2)),
         )
-        .pivot("pay", refuse)
+        .pivot("pay", journal.step().refuse("card declined"))
         .build()
         .expect("valid");
     let exec = Executor::new(def, Arc::new(InMemoryLog::new()));
@@ -221,22 +191,38 @@ async fn a_compensation_that_gives_up_parks_the_saga_until_an_operator_retries()
     assert_eq!(outcome.state, SagaState::Stuck, "never silently failed");
     let status = exec.status(outcome.id).await.expect("status");
     assert_eq!(status.state, SagaState::Stuck);
+    let current = status.current_step.expect("a current step");
     assert_eq!(
-        status.current_step.as_ref().map(|s| s.1.as_str()),
-        Some("a")
+        (current.index, current.name.as_str(), current.direction),
+        (0, "a", Direction::Compensate)
     );
     assert_eq!(
         status.history.last().map(|h| h.event),
-        Some("stuck_compensating")
+        Some(EventKind::StuckCompensating)
+    );
+    let cause = outcome.failure.clone().expect("a failure");
+    assert_eq!(
+        (cause.kind, cause.step_name.as_str(), cause.message.as_str()),
+        (
+            FailureKind::Refused,
+            "pay",
+            "permanent step error: card declined"
+        ),
+        "a stuck compensation keeps the cause of the compensation"
     );
 
     // Recovery leaves stuck sagas alone.
     assert_eq!(exec.recover().await.expect("recover").resumed(), 0);
 
-    healthy.store(true, Ordering::SeqCst);
     let retried = exec.retry(outcome.id).await.expect("operator retry");
     assert_eq!(retried.state, SagaState::Compensated);
-    assert_eq!(*c.lock(), ["a", "undo a"]);
+    assert_eq!(
+        retried.failure,
+        Some(cause),
+        "the operator retry keeps the original cause"
+    );
+    assert_eq!(journal.effects(), ["a", "undo a"]);
+    assert_eq!(journal.count("a", Direction::Compensate), 3);
     let err = exec.retry(outcome.id).await.expect_err("no longer stuck");
     assert!(matches!(
         err,
@@ -249,14 +235,10 @@ async fn a_compensation_that_gives_up_parks_the_saga_until_an_operator_retries()
 
 #[tokio::test]
 async fn an_operator_can_resolve_a_stuck_saga() {
-    let refuse =
-        step_fn(|_: StepContext, _: u32| async { Err::<u32, _>(StepError::permanent("gone")) });
-    let def = SagaDefinition::builder("resolve", 1)
-        .pivot(
-            "p",
-            step_fn(|_: StepContext, n: u32| async move { Ok::<_, StepError>(n) }),
-        )
-        .retriable("r", refuse)
+    let journal = Journal::new();
+    let def = SagaDefinition::<u32>::builder("resolve", 1)
+        .pivot("p", journal.step())
+        .retriable("r", journal.step().refuse("gone"))
         .build()
         .expect("valid");
     let exec = Executor::new(def, Arc::new(InMemoryLog::new()));
@@ -274,33 +256,29 @@ async fn an_operator_can_resolve_a_stuck_saga() {
     let last = status.history.last().expect("history");
     assert_eq!(
         (last.event, last.detail.as_deref()),
-        ("operator_resolved", Some("shipped by hand"))
+        (EventKind::OperatorResolved, Some("shipped by hand"))
     );
 }
 
 #[tokio::test]
 async fn status_reports_state_current_step_and_history() {
-    let c = calls();
-    let entered = Arc::new(Notify::new());
-    let gate = Arc::new(Semaphore::new(0));
-    let def = SagaDefinition::builder("status", 1)
-        .compensatable("a", ok_step(&c, "a"), undo(&c, "a"))
-        .compensatable(
-            "b",
-            gated(&c, "b", entered.clone(), gate.clone()),
-            undo(&c, "b"),
-        )
+    let journal = Journal::new();
+    let gate = Gate::new();
+    let def = SagaDefinition::<u32>::builder("status", 1)
+        .compensatable("a", journal.step(), journal.undo())
+        .compensatable("b", journal.step().gated(&gate), journal.undo())
         .build()
         .expect("valid");
     let exec = Executor::new(def, Arc::new(InMemoryLog::new()));
     let handle = exec.start(0).await.expect("start");
     let id = handle.id();
-    entered.notified().await;
+    gate.entered().await;
     let status = exec.status(id).await.expect("status");
     assert_eq!(status.state, SagaState::Running);
+    let current = status.current_step.expect("a current step");
     assert_eq!(
-        status.current_step,
-        Some((1, "b".to_owned(), saga::Direction::Forward))
+        (current.index, current.name.as_str(), current.direction),
+        (1, "b", Direction::Forward)
     );
     let events: Vec<_> = status
         .history
@@ -309,9 +287,12 @@ async fn status_reports_state_current_step_and_history() {
         .collect();
     assert_eq!(
         events,
-        [("started", None), ("step_completed", Some("a".to_owned()))]
+        [
+            (EventKind::Started, None),
+            (EventKind::StepCompleted, Some("a".to_owned()))
+        ]
     );
-    gate.add_permits(1);
+    gate.release(1);
     handle.outcome().await.expect("outcome");
     let status = exec.status(id).await.expect("status");
     assert_eq!(status.state, SagaState::Completed);
@@ -325,18 +306,13 @@ async fn status_reports_state_current_step_and_history() {
 
 #[tokio::test(start_paused = true)]
 async fn a_stale_executor_gets_a_conflict_and_the_new_owner_finishes() {
-    let c = calls();
-    let entered = Arc::new(Notify::new());
-    let gate = Arc::new(Semaphore::new(0));
+    let journal = Journal::new();
+    let gate = Gate::new();
     let log = Arc::new(InMemoryLog::new());
     let ttl = Duration::from_secs(10);
     let first = Executor::with_config(
-        SagaDefinition::builder("owned", 1)
-            .compensatable(
-                "a",
-                gated(&c, "a", entered.clone(), gate.clone()),
-                undo(&c, "a"),
-            )
+        SagaDefinition::<u32>::builder("owned", 1)
+            .compensatable("a", journal.step().gated(&gate), journal.undo())
             .build()
             .expect("valid"),
         log.clone(),
@@ -345,8 +321,8 @@ async fn a_stale_executor_gets_a_conflict_and_the_new_owner_finishes() {
             .with_lease_ttl(ttl),
     );
     let second = Executor::with_config(
-        SagaDefinition::builder("owned", 1)
-            .compensatable("a", ok_step(&c, "a (second)"), undo(&c, "a"))
+        SagaDefinition::<u32>::builder("owned", 1)
+            .compensatable("a", journal.step().named("a (second)"), journal.undo())
             .build()
             .expect("valid"),
         log.clone(),
@@ -355,7 +331,7 @@ async fn a_stale_executor_gets_a_conflict_and_the_new_owner_finishes() {
             .with_lease_ttl(ttl),
     );
     let handle = first.start(0).await.expect("start");
-    entered.notified().await;
+    gate.entered().await;
     assert_eq!(
         second.recover().await.expect("recover").resumed(),
         0,
@@ -367,7 +343,7 @@ async fn a_stale_executor_gets_a_conflict_and_the_new_owner_finishes() {
         report.completed, 1,
         "the expired saga is taken over and finished"
     );
-    gate.add_permits(1);
+    gate.release(1);
     let err = handle
         .outcome()
         .await
@@ -382,7 +358,7 @@ async fn a_stale_executor_gets_a_conflict_and_the_new_owner_finishes() {
         status
             .history
             .iter()
-            .filter(|h| h.event == "step_completed")
+            .filter(|h| h.event == EventKind::StepCompleted)
             .count(),
         1,
         "one completion recorded"
@@ -397,9 +373,9 @@ async fn report_id(log: &InMemoryLog) -> SagaId {
 
 #[tokio::test]
 async fn a_caller_chosen_id_cannot_start_twice() {
-    let c = calls();
-    let def = SagaDefinition::builder("idempotent-start", 1)
-        .compensatable("a", ok_step(&c, "a"), undo(&c, "a"))
+    let journal = Journal::new();
+    let def = SagaDefinition::<u32>::builder("idempotent-start", 1)
+        .compensatable("a", journal.step(), journal.undo())
         .build()
         .expect("valid");
     let exec = Executor::new(def, Arc::new(InMemoryLog::new()));
@@ -416,21 +392,16 @@ async fn a_caller_chosen_id_cannot_start_twice() {
             ..
         })
     ));
-    assert_eq!(c.lock().len(), 1, "the step ran once");
+    assert_eq!(journal.summary(), ["a"], "the step ran once");
 }
 
 #[tokio::test]
 async fn recover_leaves_sagas_this_executor_is_driving_alone() {
-    let c = calls();
-    let entered = Arc::new(Notify::new());
-    let gate = Arc::new(Semaphore::new(0));
-    let def = SagaDefinition::builder("busy", 1)
-        .compensatable(
-            "a",
-            gated(&c, "a", entered.clone(), gate.clone()),
-            undo(&c, "a"),
-        )
-        .compensatable("b", ok_step(&c, "b"), undo(&c, "b"))
+    let journal = Journal::new();
+    let gate = Gate::new();
+    let def = SagaDefinition::<u32>::builder("busy", 1)
+        .compensatable("a", journal.step().gated(&gate), journal.undo())
+        .compensatable("b", journal.step(), journal.undo())
         .build()
         .expect("valid");
     let exec = Executor::with_config(
@@ -439,40 +410,39 @@ async fn recover_leaves_sagas_this_executor_is_driving_alone() {
         ExecutorConfig::default().with_owner_id("stable"),
     );
     let handle = exec.start(0).await.expect("start");
-    entered.notified().await;
+    gate.entered().await;
     let report = exec.recover().await.expect("recover");
     assert_eq!(
         report.resumed(),
         0,
         "its own running saga is not resumed twice"
     );
-    gate.add_permits(1);
+    gate.release(1);
     let outcome = handle
         .outcome()
         .await
         .expect("the original driver keeps its lease");
     assert_eq!(outcome.state, SagaState::Completed);
-    assert_eq!(*c.lock(), ["a", "b"]);
+    assert_eq!(journal.summary(), ["a", "b"]);
 }
 
 #[tokio::test]
 async fn an_aborted_driver_leaves_the_saga_for_recovery() {
-    let c = calls();
-    let entered = Arc::new(Notify::new());
-    let gate = Arc::new(Semaphore::new(0));
+    let journal = Journal::new();
+    let gate = Gate::new();
     let log = Arc::new(InMemoryLog::new());
     let config = ExecutorConfig::default().with_owner_id("restartable");
-    let def = |gate: Arc<Semaphore>| {
-        SagaDefinition::builder("abort", 1)
-            .compensatable("a", ok_step(&c, "a"), undo(&c, "a"))
-            .compensatable("b", gated(&c, "b", entered.clone(), gate), undo(&c, "b"))
+    let def = |gate: &Gate| {
+        SagaDefinition::<u32>::builder("abort", 1)
+            .compensatable("a", journal.step(), journal.undo())
+            .compensatable("b", journal.step().gated(gate), journal.undo())
             .build()
             .expect("valid")
     };
-    let first = Executor::with_config(def(gate.clone()), log.clone(), config.clone());
+    let first = Executor::with_config(def(&gate), log.clone(), config.clone());
     let handle = first.start(0).await.expect("start");
     let id = handle.id();
-    entered.notified().await;
+    gate.entered().await;
     handle.abort();
     assert!(matches!(
         handle.outcome().await,
@@ -483,12 +453,18 @@ async fn an_aborted_driver_leaves_the_saga_for_recovery() {
         SagaState::Running
     );
 
-    let restarted = Executor::with_config(def(Arc::new(Semaphore::new(1))), log, config);
+    let restarted = Executor::with_config(def(&Gate::passing()), log, config);
     let report = restarted.recover().await.expect("recover");
     assert_eq!(report.completed, 1);
     assert_eq!(
-        *c.lock(),
+        journal.summary(),
         ["a", "b", "b"],
         "b ran again after the crash, a did not"
     );
+    assert_eq!(journal.calls()[1].outcome, CallOutcome::Interrupted);
+}
+
+/// A step that counts itself into the data.
+fn add_one(journal: &Journal) -> saga::testing::ScriptedStep<u32> {
+    journal.step().with_effect(|n| *n += 1)
 }

@@ -9,11 +9,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::GatedLog;
 use saga::log::{Append, LogEvent, NewSaga, SagaLog};
+use saga::testing::{Gate, Journal};
 use saga::{
     compensation_fn, step_fn, Error, Executor, ExecutorConfig, InMemoryLog, SagaDefinition, SagaId,
     SagaState, StepContext, StepError,
 };
-use tokio::sync::{Notify, Semaphore};
 
 const TTL: Duration = Duration::from_secs(30);
 
@@ -201,25 +201,10 @@ async fn a_driver_that_panics_on_recovered_data_is_reported_failed() {
 
 #[tokio::test]
 async fn a_saga_finished_by_its_own_driver_during_recovery_is_reported_superseded() {
-    let entered = Arc::new(Notify::new());
-    let gate = Arc::new(Semaphore::new(0));
+    let (journal, gate) = (Journal::new(), Gate::new());
     let log = GatedLog::new();
-    let def = SagaDefinition::builder("superseded", 1)
-        .compensatable(
-            "a",
-            step_fn({
-                let (entered, gate) = (entered.clone(), gate.clone());
-                move |_: StepContext, n: u32| {
-                    let (entered, gate) = (entered.clone(), gate.clone());
-                    async move {
-                        entered.notify_one();
-                        gate.acquire().await.expect("gate").forget();
-                        Ok::<_, StepError>(n + 1)
-                    }
-                }
-            }),
-            compensation_fn(|_: StepContext, _: u32| async { Ok::<_, StepError>(()) }),
-        )
+    let def = SagaDefinition::<u32>::builder("superseded", 1)
+        .compensatable("a", journal.step().gated(&gate), journal.undo())
         .build()
         .expect("valid");
     let exec = Executor::with_config(
@@ -230,21 +215,20 @@ async fn a_saga_finished_by_its_own_driver_during_recovery_is_reported_supersede
             .with_lease_ttl(TTL),
     );
     let handle = exec.start(0).await.expect("start");
-    entered.notified().await;
+    gate.entered().await;
 
     // Recovery claims the running saga (same owner: same lease) ...
-    log.claimed.arm();
+    log.claimed.hold();
     let recover = tokio::spawn({
         let exec = exec.clone();
         async move { exec.recover().await }
     });
     log.claimed.entered().await;
-    log.claimed.disarm();
     // ... its driver finishes it before recovery resumes it from the claimed snapshot ...
-    gate.add_permits(2);
+    gate.open();
     let outcome = handle.outcome().await.expect("outcome");
     assert_eq!(outcome.state, SagaState::Completed);
-    log.claimed.release(1);
+    log.claimed.open();
     // ... so the resumed driver's first write conflicts: superseded, and accounted for.
     let report = recover.await.expect("join").expect("recover");
     assert_eq!(report.superseded, [outcome.id], "{report:?}");

@@ -7,9 +7,8 @@
 
 use std::sync::Arc;
 
-use saga::{
-    compensation_fn, step_fn, Executor, InMemoryLog, SagaDefinition, StepContext, StepError,
-};
+use saga::testing::Journal;
+use saga::{Executor, InMemoryLog, SagaDefinition};
 
 mod spans {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,9 +62,10 @@ mod spans {
 fn every_saga_and_step_runs_in_a_span_carrying_the_saga_id() {
     let spans = Arc::new(spans::Spans::default());
     let dispatch = tracing::Dispatch::new(spans::Recorder(spans.clone()));
-    let def = SagaDefinition::builder("spans", 1)
-        .compensatable("a", add_one(), undo())
-        .compensatable("b", add_one(), undo())
+    let journal = Journal::new();
+    let def = SagaDefinition::<u32>::builder("spans", 1)
+        .compensatable("a", journal.step(), journal.undo())
+        .compensatable("b", journal.step(), journal.undo())
         .build()
         .expect("valid");
     let exec = Executor::new(def, Arc::new(InMemoryLog::new()));
@@ -89,12 +89,4 @@ fn every_saga_and_step_runs_in_a_span_carrying_the_saga_id() {
         2,
         "{seen:?}"
     );
-}
-
-fn add_one() -> impl saga::Step<u32> {
-    step_fn(|_: StepContext, n: u32| async move { Ok::<_, StepError>(n + 1) })
-}
-
-fn undo() -> impl saga::Compensation<u32> {
-    compensation_fn(|_: StepContext, _: u32| async { Ok::<_, StepError>(()) })
 }

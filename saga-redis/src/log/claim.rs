@@ -2,7 +2,7 @@
 //! it is unchanged since the peek and still claimable, so a saga that does not decode is reported and
 //! never leased, and two claimants never take the same saga.
 
-use saga::log::{Claim, ClaimBatch, ClaimTarget, Claimed, CorruptSaga, Lease, SagaSnapshot};
+use saga::log::{ClaimBatch, ClaimRequest, ClaimTarget, Claimed, CorruptSaga, Lease, SagaSnapshot};
 use saga::{LogError, SagaId};
 
 use super::instance::{self, Fields};
@@ -51,7 +51,7 @@ pub(super) async fn load(log: &Inner, id: SagaId) -> Result<Option<SagaSnapshot>
     Ok(Some(snapshot))
 }
 
-pub(super) async fn claim(log: &Inner, claim: &Claim) -> Result<ClaimBatch, LogError> {
+pub(super) async fn claim(log: &Inner, claim: &ClaimRequest) -> Result<ClaimBatch, LogError> {
     match claim.target {
         ClaimTarget::Recoverable { limit, after } => recoverable(log, claim, limit, after).await,
         ClaimTarget::One(id) => take(log, claim, Mode::One, &[id]).await,
@@ -66,7 +66,7 @@ pub(super) async fn claim(log: &Inner, claim: &Claim) -> Result<ClaimBatch, LogE
 /// page yields a claimed or corrupt saga, or the indexes are exhausted.
 async fn recoverable(
     log: &Inner,
-    claim: &Claim,
+    claim: &ClaimRequest,
     limit: usize,
     after: Option<SagaId>,
 ) -> Result<ClaimBatch, LogError> {
@@ -109,7 +109,7 @@ async fn recoverable(
 }
 
 /// Whether the stored definition is readable and another than the claim's (not a candidate at all).
-fn other_definition(fields: &Fields, claim: &Claim) -> bool {
+fn other_definition(fields: &Fields, claim: &ClaimRequest) -> bool {
     let readable =
         fields.iter().any(|(k, _)| k == b"def") && fields.iter().any(|(k, _)| k == b"dver");
     readable && !instance::is_definition(fields, &claim.definition, claim.definition_version)
@@ -118,7 +118,7 @@ fn other_definition(fields: &Fields, claim: &Claim) -> bool {
 /// Peeks at every candidate, reports the ones that do not decode, and takes the others' leases.
 async fn take(
     log: &Inner,
-    claim: &Claim,
+    claim: &ClaimRequest,
     mode: Mode,
     ids: &[SagaId],
 ) -> Result<ClaimBatch, LogError> {
@@ -164,7 +164,7 @@ async fn take(
 /// Runs the claim script for every decoded candidate; returns the ones taken, in id order.
 async fn lease(
     log: &Inner,
-    claim: &Claim,
+    claim: &ClaimRequest,
     mode: Mode,
     candidates: Vec<SagaSnapshot>,
     corrupt_sagas: &mut Vec<CorruptSaga>,

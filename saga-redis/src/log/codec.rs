@@ -16,7 +16,7 @@
 //! corrupt rather than misread.
 
 use bytes::Bytes;
-use saga::log::LogRecord;
+use saga::log::{EventKind, EventParts, LogRecord, MalformedEvent};
 use saga::LogEvent;
 
 const FORMAT: u8 = 1;
@@ -34,11 +34,12 @@ pub(crate) fn encode(seq: u64, event: &LogEvent) -> Result<Vec<u8>, TooLarge> {
     let p = event.to_parts();
     let detail_len = p.detail.as_ref().map_or(0, String::len);
     let payload_len = p.payload.as_ref().map_or(0, Bytes::len);
-    let mut out = Vec::with_capacity(28 + p.kind.len() + detail_len + payload_len);
+    let kind = p.kind.as_str();
+    let mut out = Vec::with_capacity(28 + kind.len() + detail_len + payload_len);
     out.push(FORMAT);
     out.extend_from_slice(&seq.to_be_bytes());
-    out.push(u8::try_from(p.kind.len()).map_err(|_| TooLarge)?);
-    out.extend_from_slice(p.kind.as_bytes());
+    out.push(u8::try_from(kind.len()).map_err(|_| TooLarge)?);
+    out.extend_from_slice(kind.as_bytes());
     let flags = [
         (p.step.is_some(), STEP),
         (p.attempt.is_some(), ATTEMPT),
@@ -140,8 +141,13 @@ pub(crate) fn decode(element: &[u8]) -> Result<LogRecord, String> {
     if !r.rest.is_empty() {
         return Err(format!("{} trailing bytes after the record", r.rest.len()));
     }
-    let event =
-        LogEvent::from_parts(kind, step, attempt, detail, payload).map_err(|e| e.to_string())?;
+    let kind: EventKind = kind.parse().map_err(|e: MalformedEvent| e.to_string())?;
+    let parts = EventParts::new(kind)
+        .with_step(step)
+        .with_attempt(attempt)
+        .with_detail(detail)
+        .with_payload(payload);
+    let event = LogEvent::from_parts(parts).map_err(|e| e.to_string())?;
     Ok(LogRecord { seq, at_ms, event })
 }
 

@@ -71,13 +71,13 @@ pub(crate) fn decode(id: SagaId, fields: &Fields) -> Result<SagaInstance, LogErr
         definition,
         required(id, "dver", number(id, fields, "dver")?)?,
         state,
-        required(id, "version", number(id, fields, "version")?)?,
-        text(id, fields, "owner")?.map(str::to_owned),
-        required(id, "fence", number(id, fields, "fence")?)?,
-        number(id, fields, "deadline")?,
-        required(id, "created", number(id, fields, "created")?)?,
-        required(id, "updated", number(id, fields, "updated")?)?,
-    ))
+    )
+    .with_version(required(id, "version", number(id, fields, "version")?)?)
+    .with_owner(text(id, fields, "owner")?.map(str::to_owned))
+    .with_fence(required(id, "fence", number(id, fields, "fence")?)?)
+    .with_deadline_at_ms(number(id, fields, "deadline")?)
+    .with_created_at_ms(required(id, "created", number(id, fields, "created")?)?)
+    .with_updated_at_ms(required(id, "updated", number(id, fields, "updated")?)?))
 }
 
 /// Decodes an instance and its stored records, checking that the records are exactly `1..=version`.

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use saga::log::{
-    Append, BatchRunner, Claim, ClaimBatch, Coalescer, Lease, ListQuery, NewSaga, OwnedAppend,
-    SagaInstance, SagaSnapshot, WriteOp, WriteResult,
+    Append, BatchRunner, ClaimBatch, ClaimRequest, Coalescer, Lease, ListQuery, NewSaga,
+    OwnedAppend, SagaInstance, SagaSnapshot, WriteOp, WriteResult,
 };
 use saga::{LogError, SagaId, SagaLog};
 
@@ -148,7 +148,7 @@ impl SagaLog for RedisSagaLog {
         claim::load(&self.inner, id).await
     }
 
-    async fn claim(&self, claim: Claim) -> Result<ClaimBatch, LogError> {
+    async fn claim(&self, claim: ClaimRequest) -> Result<ClaimBatch, LogError> {
         claim::claim(&self.inner, &claim).await
     }
 

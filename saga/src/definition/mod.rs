@@ -113,8 +113,8 @@ impl<D> SagaDefinition<D> {
 
     /// The name of step `index`, if it exists.
     #[must_use]
-    pub fn step_name(&self, index: usize) -> Option<&str> {
-        self.steps.get(index).map(|s| &*s.name)
+    pub fn step_name(&self, index: u32) -> Option<&str> {
+        self.steps.get(index as usize).map(|s| &*s.name)
     }
 
     /// Renders the definition as a Mermaid state diagram: the forward path, the compensation path and

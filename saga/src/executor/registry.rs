@@ -25,6 +25,11 @@ impl Registry {
         }
     }
 
+    /// The control block of the saga's current driver, if it has one here.
+    pub(crate) fn get(&self, id: SagaId) -> Option<Arc<Control>> {
+        self.map.lock(&id).get(&id).map(Arc::clone)
+    }
+
     /// Reserves the saga for one driver; the guard gives the slot up when dropped (also on panic or
     /// cancellation). `Err` with the current holder's control block if the saga has a driver already.
     pub(crate) fn try_enter(self: &Arc<Self>, id: SagaId) -> Result<RegistryGuard, Arc<Control>> {

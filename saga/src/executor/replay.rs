@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use super::outcome::Cause;
 use crate::id::{Direction, SagaId};
 use crate::log::{LogEvent, LogRecord, SagaState};
 use crate::Error;
@@ -48,8 +49,8 @@ pub(crate) struct Replayed {
     pub(crate) phase: Phase,
     pub(crate) data: Bytes,
     pub(crate) version: u64,
-    /// The last error recorded, for outcomes.
-    pub(crate) last_error: Option<(usize, String)>,
+    /// What took the saga off its forward path, for outcomes.
+    pub(crate) cause: Option<Cause>,
 }
 
 /// Replays records; `steps` is the definition's length and `commit_point` the index of its first step
@@ -89,9 +90,14 @@ pub(crate) fn replay(
     let mut phase = None;
     let mut data = Bytes::new();
     let mut version = 0;
-    let mut last_error = None;
+    let mut cause = None;
     for record in records {
         version = record.seq;
+        let at = match phase {
+            Some(Phase::Forward { step, .. }) => step,
+            _ => 0,
+        };
+        Cause::note(&mut cause, &record.event, at, steps);
         let check = |step: u32| {
             let s = step as usize;
             if s < steps {
@@ -118,34 +124,23 @@ pub(crate) fn replay(
                     attempt: 1,
                 }
             }
-            (
-                LogEvent::StepRetrying {
-                    step,
-                    attempt,
-                    error,
-                },
-                Some(Phase::Forward { .. }),
-            ) => {
-                last_error = Some((check(*step)?, error.clone()));
+            (LogEvent::StepRetrying { step, attempt, .. }, Some(Phase::Forward { .. })) => {
                 Phase::Forward {
                     step: check(*step)?,
                     attempt: next_attempt(record.seq, *attempt)?,
                 }
             }
-            (LogEvent::StepRefused { step, error, .. }, Some(Phase::Forward { .. })) => {
-                last_error = Some((check(*step)?, error.clone()));
+            (LogEvent::StepRefused { step, .. }, Some(Phase::Forward { .. })) => {
                 compensating(record.seq, check(*step)?)?
             }
-            (LogEvent::StepUnknown { step, error, .. }, Some(Phase::Forward { .. })) => {
-                last_error = Some((check(*step)?, error.clone()));
+            (LogEvent::StepUnknown { step, .. }, Some(Phase::Forward { .. })) => {
                 compensating(record.seq, check(*step)? + 1)?
             }
-            (LogEvent::Aborted { steps: n, reason }, Some(Phase::Forward { .. })) => {
+            (LogEvent::Aborted { steps: n, .. }, Some(Phase::Forward { .. })) => {
                 let n = *n as usize;
                 if n > steps {
                     return Err(bad(format!("abort of {n} steps in a {steps}-step saga")));
                 }
-                last_error = Some((n.saturating_sub(1), format!("{reason:?}")));
                 compensating(record.seq, n)?
             }
             (LogEvent::CompensationCompleted { step, .. }, Some(Phase::Compensating { .. })) => {
@@ -163,13 +158,10 @@ pub(crate) fn replay(
             }
             (
                 LogEvent::Stuck {
-                    step,
-                    direction,
-                    error,
+                    step, direction, ..
                 },
                 Some(Phase::Forward { .. } | Phase::Compensating { .. }),
             ) => {
-                last_error = Some((check(*step)?, error.clone()));
                 if *direction == Direction::Compensate {
                     compensating(record.seq, check(*step)? + 1)?;
                 }
@@ -207,6 +199,6 @@ pub(crate) fn replay(
         phase,
         data,
         version,
-        last_error,
+        cause,
     })
 }

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
-//!     cargo test -p saga --release --lib middleware::breaker::loom
+//!     cargo test -p saga-core --release --lib middleware::breaker::loom
 //! ```
 //!
 //! Only the breaker's lock-free core goes through this shim; the bulkhead relies on tokio's semaphore,

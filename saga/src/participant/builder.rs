@@ -77,7 +77,9 @@ impl ParticipantBuilder {
 
     /// Handles the command `name`: decodes it as `C`, runs `handler` once per idempotency key, and replies
     /// with `R` (or with the error: permanent means "no", transient means "try again"). Registering a
-    /// name twice replaces the first handler.
+    /// name twice replaces the first handler. Prefer [`handle`](Self::handle), which takes the name
+    /// and both types from one [`Command`](super::Command) declaration that the orchestrator's remote
+    /// step uses too.
     pub fn command<C, R, F, Fut>(mut self, name: impl Into<Arc<str>>, handler: F) -> Self
     where
         C: DeserializeOwned + Send + 'static,

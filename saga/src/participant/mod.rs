@@ -1,14 +1,19 @@
 //! The participant runtime: services that execute saga commands and react to events, over any
 //! [`Transport`](crate::transport::Transport), with each effect applied once.
 //!
-//! - **Commands** (orchestration). A [`Participant`] registers typed handlers
-//!   ([`ParticipantBuilder::command`]); each command carries its saga step's
+//! - **Commands** (orchestration). Declare each command once as a [`Command`] (its name, request
+//!   type and reply type); a [`Participant`] registers its handler with
+//!   [`ParticipantBuilder::handle`] and the orchestrator builds its step with
+//!   [`ReplyRouter::remote_step`] from the same declaration, so a type mismatch does not compile
+//!   (the untyped [`ParticipantBuilder::command`] and [`ReplyRouter::step`] take the name as a string
+//!   and the types from the closures). Each command carries its saga step's
 //!   [`IdempotencyKey`](crate::IdempotencyKey), and the runtime claims the key in an
 //!   [`IdempotencyStore`] before running the handler, records the reply, publishes it, and only then
 //!   acknowledges the command. A duplicate gets the stored reply again instead of a second execution.
 //! - **Replies**. The orchestrator side is a [`ReplyRouter`] (one reply subscription per orchestrator
-//!   process) and the [`RemoteStep`] / [`RemoteCompensation`] bridges that plug a participant into a saga
-//!   definition. A reply is accepted once, only by the request it answers.
+//!   process) and the [`RemoteStep`] / [`RemoteCompensation`] bridges
+//!   ([`remote_step`](ReplyRouter::remote_step), [`remote_compensation`](ReplyRouter::remote_compensation))
+//!   that plug a participant into a saga definition. A reply is accepted once, only by the request it answers.
 //! - **Events** (choreography). [`EventPublisher`] publishes typed events; [`ParticipantBuilder::event`]
 //!   handles them in the participant's group, once per event id.
 //! - **Bad input.** A message over the size limit (headers and payload together, see
@@ -30,21 +35,27 @@
 //! ```
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use saga::participant::{Participant, ReplyRouter, RouterConfig};
+//! use saga::participant::{Command, Participant, ReplyRouter, RouterConfig};
 //! use saga::transport::{InProcTransport, Transport};
 //! use saga::{Executor, InMemoryLog, SagaDefinition, StepError};
 //!
+//! // Declared once, where both sides see it.
+//! struct Debit;
+//! impl Command for Debit { const NAME: &'static str = "debit"; type Request = u64; type Reply = u64; }
+//! struct Credit;
+//! impl Command for Credit { const NAME: &'static str = "credit"; type Request = u64; type Reply = (); }
+//!
 //! let transport: Arc<dyn Transport> = Arc::new(InProcTransport::new());
 //! let bank = Participant::builder("bank", Arc::clone(&transport))
-//!     .command("debit", |_ctx, cents: u64| async move { Ok::<_, StepError>(cents) })
-//!     .command("credit", |_ctx, _cents: u64| async move { Ok::<_, StepError>(()) })
+//!     .handle(Debit, |_ctx, cents| async move { Ok::<_, StepError>(cents) })
+//!     .handle(Credit, |_ctx, _cents| async move { Ok::<_, StepError>(()) })
 //!     .spawn().await?;
 //! let router = ReplyRouter::start(transport, RouterConfig::default()).await?;
 //! let def = SagaDefinition::<u64>::builder("pay", 1)
 //!     .compensatable(
 //!         "debit",
-//!         router.step("bank", "debit", |cents: &u64| *cents, |_d: &mut u64, _r: u64| {}),
-//!         router.compensation("bank", "credit", |cents: &u64| *cents),
+//!         router.remote_step("bank", Debit, |cents: &u64| *cents, |_d: &mut u64, _r| {}),
+//!         router.remote_compensation("bank", Credit, |cents: &u64| *cents),
 //!     )
 //!     .build()?;
 //! let outcome = Executor::new(def, Arc::new(InMemoryLog::new())).run(250).await?;
@@ -55,6 +66,7 @@
 //! ```
 
 mod builder;
+mod command;
 mod config;
 mod context;
 mod early;
@@ -70,6 +82,7 @@ mod store;
 mod wire;
 
 pub use builder::ParticipantBuilder;
+pub use command::Command;
 pub use config::{ParticipantConfig, RouterConfig};
 pub use context::{CommandContext, EventContext};
 pub use events::EventPublisher;

@@ -23,7 +23,8 @@ use crate::transport::{
 /// a command too large or malformed to send; a transient one, a timeout or any other transport error
 /// (connection lost, transport closed) become transient errors (retried per the
 /// step's policy, with the same idempotency key, so the participant executes it once). Made by
-/// [`ReplyRouter::step`].
+/// [`ReplyRouter::remote_step`] from a [`Command`](super::Command) (recommended: the types are the
+/// command's) or by [`ReplyRouter::step`] from a name.
 pub struct RemoteStep<D, C, R, F, G> {
     call: RemoteCall,
     to_command: F,
@@ -32,7 +33,8 @@ pub struct RemoteStep<D, C, R, F, G> {
 }
 
 /// A [`Compensation`] that sends a command to a participant and waits for its reply (whose payload is
-/// ignored). Made by [`ReplyRouter::compensation`].
+/// ignored). Made by [`ReplyRouter::remote_compensation`] from a [`Command`](super::Command)
+/// (recommended) or by [`ReplyRouter::compensation`] from a name.
 pub struct RemoteCompensation<D, C, F> {
     call: RemoteCall,
     to_command: F,
@@ -66,7 +68,9 @@ impl<D, C, F> std::fmt::Debug for RemoteCompensation<D, C, F> {
 
 impl ReplyRouter {
     /// A step that sends command `command`, built by `to_command`, to the participant listening on
-    /// `topic` (by default the participant's name), and applies the reply with `on_reply`.
+    /// `topic` (by default the participant's name), and applies the reply with `on_reply`. Prefer
+    /// [`remote_step`](Self::remote_step), which takes the name and both types from one
+    /// [`Command`](super::Command) declaration that the participant's handler uses too.
     pub fn step<D, C, R, F, G>(
         &self,
         topic: impl Into<Arc<str>>,
@@ -87,7 +91,7 @@ impl ReplyRouter {
     }
 
     /// A compensation that sends command `command`, built by `to_command`, to the participant on
-    /// `topic`.
+    /// `topic`. Prefer [`remote_compensation`](Self::remote_compensation).
     pub fn compensation<D, C, F>(
         &self,
         topic: impl Into<Arc<str>>,

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use crate::id::SagaId;
 use crate::log::{
-    Append, Claim, ClaimBatch, Lease, ListQuery, LogError, NewSaga, SagaInstance, SagaLog,
+    Append, ClaimBatch, ClaimRequest, Lease, ListQuery, LogError, NewSaga, SagaInstance, SagaLog,
     SagaSnapshot,
 };
 
@@ -33,18 +33,28 @@ pub enum CrashPoint {
 /// assert!(!log.crashed());
 /// # });
 /// ```
-#[derive(Debug)]
-pub struct CrashingLog<L> {
-    inner: Arc<L>,
+pub struct CrashingLog {
+    inner: Arc<dyn SagaLog>,
     crash_at: u64,
     point: CrashPoint,
     writes: AtomicU64,
     crashed: AtomicBool,
 }
 
-impl<L: SagaLog> CrashingLog<L> {
+impl std::fmt::Debug for CrashingLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CrashingLog")
+            .field("crash_at", &self.crash_at)
+            .field("point", &self.point)
+            .field("writes", &self.writes)
+            .field("crashed", &self.crashed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CrashingLog {
     /// Crashes at write number `crash_at` (1-based; 0 never crashes).
-    pub fn new(inner: Arc<L>, crash_at: u64, point: CrashPoint) -> Self {
+    pub fn new(inner: Arc<dyn SagaLog>, crash_at: u64, point: CrashPoint) -> Self {
         Self {
             inner,
             crash_at,
@@ -56,7 +66,7 @@ impl<L: SagaLog> CrashingLog<L> {
 
     /// The log underneath, as the "restarted process" sees it.
     #[must_use]
-    pub fn inner(&self) -> Arc<L> {
+    pub fn inner(&self) -> Arc<dyn SagaLog> {
         Arc::clone(&self.inner)
     }
 
@@ -109,7 +119,7 @@ impl<L: SagaLog> CrashingLog<L> {
 }
 
 #[async_trait]
-impl<L: SagaLog> SagaLog for CrashingLog<L> {
+impl SagaLog for CrashingLog {
     async fn create(&self, saga: NewSaga) -> Result<Lease, LogError> {
         self.write(self.inner.create(saga)).await
     }
@@ -123,7 +133,7 @@ impl<L: SagaLog> SagaLog for CrashingLog<L> {
         self.inner.load(id).await
     }
 
-    async fn claim(&self, claim: Claim) -> Result<ClaimBatch, LogError> {
+    async fn claim(&self, claim: ClaimRequest) -> Result<ClaimBatch, LogError> {
         self.check_alive()?;
         self.inner.claim(claim).await
     }

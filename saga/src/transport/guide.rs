@@ -1,5 +1,10 @@
 //! # Implementing a transport
 //!
+//! (Using one? Declare each command once as a [`participant::Command`](crate::participant::Command)
+//! and build both sides from it, [`ParticipantBuilder::handle`](crate::participant::ParticipantBuilder::handle)
+//! and [`ReplyRouter::remote_step`](crate::participant::ReplyRouter::remote_step): see
+//! [Commands, typed end to end](#commands-typed-end-to-end) at the end.)
+//!
 //! A transport adapter implements four methods on [`Transport`](super::Transport), one on
 //! [`Subscription`](super::Subscription) and four on [`Acker`](super::Acker), declares its
 //! [`Capabilities`](super::Capabilities), and passes the shared conformance suite:
@@ -96,3 +101,16 @@
 //! for its trace headers: `from_pairs` already reads a missing, repeated or invalid `traceparent` as
 //! no trace context. A broker that folds header names to another case is fine; `from_pairs` matches
 //! the two names in any case. See [`crate::trace`] for who sets which span id.
+//!
+//! ## Commands, typed end to end
+//!
+//! A transport moves bytes; what a command's bytes mean is agreed on by the two ends. Declare each
+//! command once as a [`Command`](crate::participant::Command) (its wire name, request type and reply
+//! type) in code both ends use, and build both ends from it: the participant's handler with
+//! [`ParticipantBuilder::handle`](crate::participant::ParticipantBuilder::handle), the orchestrator's
+//! step and compensation with [`ReplyRouter::remote_step`](crate::participant::ReplyRouter::remote_step)
+//! and [`remote_compensation`](crate::participant::ReplyRouter::remote_compensation). A handler that
+//! replies with another type, or a step that sends or expects another type, then fails to compile
+//! instead of being dead-lettered as malformed at run time. This is the recommended way; the
+//! name-based `command` and `step` remain, and the two interoperate on the wire (the name header is
+//! [`Command::NAME`](crate::participant::Command::NAME), the payloads are JSON of the two types).

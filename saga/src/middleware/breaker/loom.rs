@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
-//!     cargo test -p saga --release --lib middleware::breaker::loom
+//!     cargo test -p saga-core --release --lib middleware::breaker::loom
 //! ```
 
 use std::time::Duration;

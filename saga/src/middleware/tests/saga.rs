@@ -51,7 +51,9 @@ async fn a_saga_waits_for_an_open_breaker_then_succeeds() {
     );
     assert_eq!(carrier.state(), CircuitState::Closed);
     let history = executor.status(outcome.id).await.expect("status").history;
-    assert!(history.iter().any(|h| h.event == "step_retrying"));
+    assert!(history
+        .iter()
+        .any(|h| h.event == crate::EventKind::StepRetrying));
 }
 
 #[tokio::test(start_paused = true)]
@@ -85,7 +87,9 @@ async fn a_breaker_that_stays_open_past_the_retry_budget_compensates_the_step() 
     assert_eq!(carrier.state(), CircuitState::Open);
     let history = executor.status(outcome.id).await.expect("status").history;
     assert!(
-        history.iter().any(|h| h.event == "step_unknown"),
+        history
+            .iter()
+            .any(|h| h.event == crate::EventKind::StepUnknown),
         "{history:?}"
     );
 }

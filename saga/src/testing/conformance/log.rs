@@ -24,7 +24,7 @@ use bytes::Bytes;
 
 use crate::id::{Direction, SagaId};
 use crate::log::{
-    Append, Claim, ClaimTarget, ConflictKind, Lease, ListQuery, LogError, LogEvent, NewSaga,
+    Append, ClaimRequest, ClaimTarget, ConflictKind, Lease, ListQuery, LogError, LogEvent, NewSaga,
     SagaLog, SagaState,
 };
 
@@ -245,7 +245,7 @@ pub async fn stale_fence_is_rejected(log: &dyn SagaLog) {
     let id = saga.id;
     let old = log.create(saga).await.expect("create");
     let claimed = log
-        .claim(Claim::new(
+        .claim(ClaimRequest::new(
             &def,
             1,
             "b",
@@ -297,7 +297,7 @@ pub async fn live_leases_are_not_claimed(log: &dyn SagaLog) {
         .await
         .expect("create");
     let by_b = log
-        .claim(Claim::new(
+        .claim(ClaimRequest::new(
             &def,
             1,
             "b",
@@ -315,13 +315,13 @@ pub async fn live_leases_are_not_claimed(log: &dyn SagaLog) {
         "a live lease must not be claimed by another owner"
     );
     let one_by_b = log
-        .claim(Claim::new(&def, 1, "b", LIVE, ClaimTarget::One(id)))
+        .claim(ClaimRequest::new(&def, 1, "b", LIVE, ClaimTarget::One(id)))
         .await
         .expect("claim one")
         .claimed;
     assert!(one_by_b.is_empty(), "nor by id");
     let by_other_version = log
-        .claim(Claim::new(
+        .claim(ClaimRequest::new(
             &def,
             2,
             "a",
@@ -339,7 +339,7 @@ pub async fn live_leases_are_not_claimed(log: &dyn SagaLog) {
         "claims filter on definition version"
     );
     let by_a = log
-        .claim(Claim::new(
+        .claim(ClaimRequest::new(
             &def,
             1,
             "a",
@@ -394,7 +394,7 @@ pub async fn terminal_sagas_are_closed(log: &dyn SagaLog) {
         ClaimTarget::One(id),
     ] {
         let claimed = log
-            .claim(Claim::new(&def, 1, "b", LIVE, target))
+            .claim(ClaimRequest::new(&def, 1, "b", LIVE, target))
             .await
             .expect("claim")
             .claimed;
@@ -426,7 +426,7 @@ pub async fn stuck_sagas_wait_for_an_operator(log: &dyn SagaLog) {
     assert_eq!(snap.instance.state, SagaState::Stuck);
     assert_eq!(snap.instance.owner, None, "stuck releases the lease");
     let recoverable = log
-        .claim(Claim::new(
+        .claim(ClaimRequest::new(
             &def,
             1,
             "b",
@@ -441,7 +441,7 @@ pub async fn stuck_sagas_wait_for_an_operator(log: &dyn SagaLog) {
         .claimed;
     assert!(recoverable.is_empty(), "recovery skips stuck sagas");
     let one = log
-        .claim(Claim::new(&def, 1, "op", LIVE, ClaimTarget::One(id)))
+        .claim(ClaimRequest::new(&def, 1, "op", LIVE, ClaimTarget::One(id)))
         .await
         .expect("claim one")
         .claimed;
@@ -557,7 +557,7 @@ pub async fn concurrent_claims_are_exclusive(log: &dyn SagaLog) {
             let mut after = None;
             loop {
                 let got = log
-                    .claim(Claim::new(
+                    .claim(ClaimRequest::new(
                         &def,
                         1,
                         format!("worker-{w}"),

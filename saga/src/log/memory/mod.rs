@@ -1,13 +1,15 @@
 //! The in-memory saga log: the fastest path, and the reference the conformance suite is written against.
 
+mod claim;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::{
-    now_ms, Append, Claim, ClaimBatch, ClaimTarget, Claimed, ConflictKind, Lease, ListQuery,
-    LogError, LogRecord, NewSaga, SagaInstance, SagaLog, SagaSnapshot, SagaState,
+    now_ms, Append, ClaimBatch, ClaimRequest, ConflictKind, Lease, ListQuery, LogError, LogRecord,
+    NewSaga, SagaInstance, SagaLog, SagaSnapshot, SagaState,
 };
 use crate::id::SagaId;
 use crate::sharded::ShardedMap;
@@ -121,13 +123,11 @@ impl SagaLog for InMemoryLog {
             saga.definition,
             saga.definition_version,
             SagaState::Running,
-            1,
-            Some(saga.owner),
-            1,
-            saga.deadline_at_ms,
-            now,
-            now,
-        );
+        )
+        .with_owner(Some(saga.owner))
+        .with_deadline_at_ms(saga.deadline_at_ms)
+        .with_created_at_ms(now)
+        .with_updated_at_ms(now);
         slot.insert(Entry {
             instance,
             lease_until: Some(lease_deadline(instant, saga.lease_ttl)),
@@ -194,91 +194,8 @@ impl SagaLog for InMemoryLog {
         }))
     }
 
-    async fn claim(&self, claim: Claim) -> Result<ClaimBatch, LogError> {
-        let now = Instant::now();
-        let matches_def = |e: &Entry| {
-            e.instance.definition == claim.definition
-                && e.instance.definition_version == claim.definition_version
-        };
-        let take = |e: &mut Entry| {
-            if e.instance.owner.as_deref() != Some(&*claim.owner) {
-                e.instance.fence += 1;
-                e.instance.owner = Some(claim.owner.clone());
-            }
-            e.lease_until = Some(lease_deadline(now, claim.lease_ttl));
-            Claimed {
-                snapshot: SagaSnapshot {
-                    instance: e.instance.clone(),
-                    records: e.records.clone(),
-                },
-                lease: Lease {
-                    fence: e.instance.fence,
-                },
-            }
-        };
-        let mut out = Vec::new();
-        match claim.target {
-            ClaimTarget::One(id) => {
-                let mut shard = self.map.lock(&id);
-                if let Some(e) = shard.get_mut(&id) {
-                    if matches_def(e)
-                        && !e.instance.state.is_terminal()
-                        && e.lease_free_for(&claim.owner, now)
-                    {
-                        out.push(take(e));
-                    }
-                }
-            }
-            ClaimTarget::Recoverable { limit, after } => {
-                // Cheapest tests first: this runs for every saga the log holds.
-                let claimable = |e: &Entry| {
-                    matches!(
-                        e.instance.state,
-                        SagaState::Running | SagaState::Compensating
-                    ) && after.is_none_or(|a| e.instance.id > a)
-                        && e.lease_free_for(&claim.owner, now)
-                        && matches_def(e)
-                };
-                // The `limit` smallest candidate ids (one linear scan, no full sort), then claimed one
-                // by one under their shard lock, re-checked since another claimer may have taken one in
-                // between; if every candidate was taken, page on past them. A claim scans every saga
-                // the log holds: fine for a test double, which is what this log is for recovery.
-                let mut floor = after;
-                loop {
-                    let mut candidates: Vec<SagaId> = Vec::new();
-                    for shard in self.map.shards() {
-                        candidates.extend(
-                            shard
-                                .values()
-                                .filter(|e| floor.is_none_or(|f| e.instance.id > f) && claimable(e))
-                                .map(|e| e.instance.id),
-                        );
-                    }
-                    if candidates.len() > limit {
-                        candidates.select_nth_unstable(limit);
-                        candidates.truncate(limit);
-                    }
-                    candidates.sort_unstable();
-                    let Some(&last) = candidates.last() else {
-                        break;
-                    };
-                    for id in candidates {
-                        let mut shard = self.map.lock(&id);
-                        if let Some(e) = shard.get_mut(&id) {
-                            if claimable(e) {
-                                out.push(take(e));
-                            }
-                        }
-                    }
-                    if !out.is_empty() {
-                        break;
-                    }
-                    floor = Some(last);
-                }
-            }
-        }
-        // The in-memory log stores typed events: nothing in it can fail to decode.
-        Ok(ClaimBatch::from(out))
+    async fn claim(&self, claim: ClaimRequest) -> Result<ClaimBatch, LogError> {
+        Ok(self.claim_now(&claim))
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {
