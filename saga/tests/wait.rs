@@ -4,63 +4,47 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use saga::testing::{Gate, Journal, ScriptedStep};
 use saga::{
-    step_fn, Error, Executor, ExecutorConfig, FailureKind, InMemoryLog, RetryPolicy,
-    SagaDefinition, SagaId, SagaLog, SagaState, StepContext, StepError, StepSpec,
+    Error, Executor, ExecutorConfig, FailureKind, InMemoryLog, RetryPolicy, SagaDefinition, SagaId,
+    SagaLog, SagaState, StepSpec,
 };
-use tokio::sync::{Notify, Semaphore};
 
-mod common;
-
-use common::{calls, gated, ok_step, undo, Calls};
-
-fn refuse() -> impl saga::Step<u32> {
-    step_fn(|_: StepContext, _: u32| async { Err::<u32, _>(StepError::permanent("card declined")) })
+/// A step that counts itself into the data.
+fn add_one(journal: &Journal) -> ScriptedStep<u32> {
+    journal.step().with_effect(|n| *n += 1)
 }
 
 /// `a`, a gated `b`, and a pivot that refuses when `refusing`.
-fn definition(
-    c: &Calls,
-    entered: &Arc<Notify>,
-    gate: &Arc<Semaphore>,
-    refusing: bool,
-) -> SagaDefinition<u32> {
-    let builder = SagaDefinition::builder("wait", 1)
-        .compensatable("a", ok_step(c, "a"), undo(c, "a"))
-        .compensatable(
-            "b",
-            gated(c, "b", entered.clone(), gate.clone()),
-            undo(c, "b"),
-        );
-    if refusing {
-        builder.pivot("pay", refuse()).build().expect("valid")
+fn definition(journal: &Journal, gate: &Gate, refusing: bool) -> SagaDefinition<u32> {
+    let pay = if refusing {
+        journal.step().refuse("card declined")
     } else {
-        builder
-            .pivot("pay", ok_step(c, "pay"))
-            .build()
-            .expect("valid")
-    }
+        add_one(journal)
+    };
+    SagaDefinition::builder("wait", 1)
+        .compensatable("a", add_one(journal), journal.undo())
+        .compensatable("b", add_one(journal).gated(gate), journal.undo())
+        .pivot("pay", pay)
+        .build()
+        .expect("valid")
 }
 
 #[tokio::test]
 async fn wait_returns_what_the_driver_of_a_started_saga_returns() {
-    let (c, entered, gate) = (
-        calls(),
-        Arc::new(Notify::new()),
-        Arc::new(Semaphore::new(0)),
-    );
+    let (journal, gate) = (Journal::new(), Gate::new());
     let exec = Executor::new(
-        definition(&c, &entered, &gate, true),
+        definition(&journal, &gate, true),
         Arc::new(InMemoryLog::new()),
     );
     let handle = exec.start(0).await.expect("start");
     let id = handle.id();
-    entered.notified().await;
+    gate.entered().await;
     let waiting = tokio::spawn({
         let exec = exec.clone();
         async move { exec.wait(id).await }
     });
-    gate.add_permits(1);
+    gate.release(1);
     let outcome = handle.outcome().await.expect("outcome");
     let waited = waiting.await.expect("task").expect("wait");
     assert_eq!(waited, outcome);
@@ -74,18 +58,14 @@ async fn wait_returns_what_the_driver_of_a_started_saga_returns() {
 
 #[tokio::test]
 async fn the_outcome_of_a_finished_saga_is_rebuilt_from_the_log_as_the_driver_returned_it() {
-    let (c, entered, gate) = (
-        calls(),
-        Arc::new(Notify::new()),
-        Arc::new(Semaphore::new(2)),
-    );
+    let (journal, gate) = (Journal::new(), Gate::passing());
     let log: Arc<dyn SagaLog> = Arc::new(InMemoryLog::new());
-    let exec = Executor::new(definition(&c, &entered, &gate, true), log.clone());
+    let exec = Executor::new(definition(&journal, &gate, true), log.clone());
     let refused = exec.run(0).await.expect("run");
-    let exec = Executor::new(definition(&c, &entered, &gate, false), log.clone());
+    let exec = Executor::new(definition(&journal, &gate, false), log.clone());
     let completed = exec.run(5).await.expect("run");
     // Another executor (a restarted process) answers from the log alone.
-    let other = Executor::new(definition(&c, &entered, &gate, false), log);
+    let other = Executor::new(definition(&journal, &gate, false), log);
     assert_eq!(other.wait(refused.id).await.expect("wait"), refused);
     assert_eq!(other.wait(completed.id).await.expect("wait"), completed);
     assert_eq!((completed.data, completed.failure), (8, None));
@@ -97,27 +77,23 @@ async fn the_outcome_of_a_finished_saga_is_rebuilt_from_the_log_as_the_driver_re
 
 #[tokio::test]
 async fn wait_follows_a_saga_taken_over_by_cancel() {
-    let (c, entered, gate) = (
-        calls(),
-        Arc::new(Notify::new()),
-        Arc::new(Semaphore::new(0)),
-    );
+    let (journal, gate) = (Journal::new(), Gate::new());
     let log: Arc<dyn SagaLog> = Arc::new(InMemoryLog::new());
     let config = ExecutorConfig::default().with_owner_id("restarted");
     let first = Executor::with_config(
-        definition(&c, &entered, &gate, false),
+        definition(&journal, &gate, false),
         log.clone(),
         config.clone(),
     );
     let handle = first.start(0).await.expect("start");
     let id = handle.id();
-    entered.notified().await;
+    gate.entered().await;
     handle.abort();
     assert!(handle.outcome().await.is_err());
 
     // The same owner id, restarted: its cancel takes the saga over and drives it on a task.
-    let gate = Arc::new(Semaphore::new(Semaphore::MAX_PERMITS));
-    let exec = Executor::with_config(definition(&c, &entered, &gate, false), log, config);
+    let gate = Gate::passing();
+    let exec = Executor::with_config(definition(&journal, &gate, false), log, config);
     exec.cancel(id).await.expect("cancel before the pivot");
     let outcome = exec.wait(id).await.expect("wait");
     assert_eq!(outcome.state, SagaState::Compensated);
@@ -130,25 +106,21 @@ async fn wait_follows_a_saga_taken_over_by_cancel() {
 
 #[tokio::test]
 async fn wait_follows_a_saga_resumed_by_recover() {
-    let (c, entered, gate) = (
-        calls(),
-        Arc::new(Notify::new()),
-        Arc::new(Semaphore::new(0)),
-    );
+    let (journal, gate) = (Journal::new(), Gate::new());
     let log: Arc<dyn SagaLog> = Arc::new(InMemoryLog::new());
     let config = ExecutorConfig::default().with_owner_id("restarted");
     let first = Executor::with_config(
-        definition(&c, &entered, &gate, false),
+        definition(&journal, &gate, false),
         log.clone(),
         config.clone(),
     );
     let handle = first.start(0).await.expect("start");
     let id = handle.id();
-    entered.notified().await;
+    gate.entered().await;
     handle.abort();
     assert!(handle.outcome().await.is_err());
 
-    let exec = Executor::with_config(definition(&c, &entered, &gate, false), log, config);
+    let exec = Executor::with_config(definition(&journal, &gate, false), log, config);
     assert!(
         matches!(
             exec.wait(id).await,
@@ -159,7 +131,7 @@ async fn wait_follows_a_saga_resumed_by_recover() {
         ),
         "before recover, nothing here drives it"
     );
-    gate.add_permits(Semaphore::MAX_PERMITS);
+    gate.open();
     // recover claims and spawns the saga's driver before its first await that waits; wait then
     // finds that driver and is told its outcome.
     let (report, waited) = tokio::join!(exec.recover(), exec.wait(id));
@@ -170,25 +142,11 @@ async fn wait_follows_a_saga_resumed_by_recover() {
 
 #[tokio::test]
 async fn wait_returns_when_an_operator_retry_finishes_a_stuck_saga() {
-    let healthy = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flaky = {
-        let healthy = healthy.clone();
-        step_fn(move |_: StepContext, n: u32| {
-            let healthy = healthy.clone();
-            async move {
-                if healthy.load(std::sync::atomic::Ordering::SeqCst) {
-                    Ok(n + 1)
-                } else {
-                    Err(StepError::transient("carrier down"))
-                }
-            }
-        })
-    };
+    // The carrier is down for the first call, back for the operator's retry.
+    let journal = Journal::new();
+    let flaky = add_one(&journal).fail_transiently(1);
     let def = SagaDefinition::builder("retried", 1)
-        .pivot(
-            "pay",
-            step_fn(|_: StepContext, n: u32| async move { Ok::<_, StepError>(n) }),
-        )
+        .pivot("pay", journal.step())
         .step(StepSpec::retriable("ship", flaky).with_retry(RetryPolicy::no_retry()))
         .build()
         .expect("valid");
@@ -200,7 +158,6 @@ async fn wait_returns_when_an_operator_retry_finishes_a_stuck_saga() {
         stuck,
         "a stuck saga is settled"
     );
-    healthy.store(true, std::sync::atomic::Ordering::SeqCst);
     let retried = exec.retry(stuck.id).await.expect("retry");
     assert_eq!(retried.state, SagaState::Completed);
     assert_eq!(exec.wait(stuck.id).await.expect("wait"), retried);
@@ -215,20 +172,16 @@ async fn wait_returns_when_an_operator_retry_finishes_a_stuck_saga() {
 
 #[tokio::test(start_paused = true)]
 async fn a_saga_another_executor_drives_is_a_typed_error_not_a_hang() {
-    let (c, entered, gate) = (
-        calls(),
-        Arc::new(Notify::new()),
-        Arc::new(Semaphore::new(0)),
-    );
+    let (journal, gate) = (Journal::new(), Gate::new());
     let log: Arc<dyn SagaLog> = Arc::new(InMemoryLog::new());
     let owner = ExecutorConfig::default()
         .with_owner_id("process-a")
         .with_lease_ttl(Duration::from_secs(60));
-    let a = Executor::with_config(definition(&c, &entered, &gate, false), log.clone(), owner);
+    let a = Executor::with_config(definition(&journal, &gate, false), log.clone(), owner);
     let handle = a.start(0).await.expect("start");
-    entered.notified().await;
+    gate.entered().await;
     let b = Executor::with_config(
-        definition(&c, &entered, &gate, false),
+        definition(&journal, &gate, false),
         log,
         ExecutorConfig::default().with_owner_id("process-b"),
     );
@@ -241,7 +194,7 @@ async fn a_saga_another_executor_drives_is_a_typed_error_not_a_hang() {
         }
         other => panic!("expected NotDrivenHere, got {other:?}"),
     }
-    gate.add_permits(1);
+    gate.release(1);
     let outcome = handle.outcome().await.expect("outcome");
     assert_eq!(
         b.wait(outcome.id).await.expect("finished: from the log"),
