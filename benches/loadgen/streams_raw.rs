@@ -1,11 +1,15 @@
 //! The raw redis-rs baseline of the Streams transport target: the same messages (headers as
-//! `Headers::to_pairs` writes them, and the payload) with the same commands, and no saga logic.
+//! `Headers::to_pairs` writes them, and the payload) with the same commands, and no saga logic. A
+//! command carries what `RemoteStep` sends (name, idempotency key, attempt, reply-to, trace context),
+//! a reply what the participant runtime sends (the request's name, saga id, step, direction and
+//! attempt, correlation id, status, trace context).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use saga::trace::TraceContext;
 use saga::transport::{Headers, Message, MessageKind, ReplyStatus};
 use saga::Direction;
 use saga_redis::redis::{self, aio::ConnectionManager, Value};
@@ -130,21 +134,28 @@ pub async fn baseline(
     let participant = reader(client, commands.clone(), "lg", move |id, fields| {
         let (mut conn, commands, replies) = (conn2.clone(), c2.clone(), r2.clone());
         async move {
-            let get = |n: &str| {
-                fields
-                    .iter()
-                    .find(|(k, _)| k == n)
-                    .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-            };
-            let name = get("saga-name").unwrap_or_default();
+            // The reply carries what the participant runtime's does: the request's name, saga id,
+            // step, direction and attempt, the correlation id, the status and a trace context.
+            let text: Vec<(&str, &str)> = fields
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str(), std::str::from_utf8(v).ok()?)))
+                .collect();
+            let request = Headers::from_pairs(text).expect("command headers");
+            let name = request.name.as_deref().unwrap_or_default();
             let refuse = fail_at.is_some_and(|k| name == format!("step-{k}"));
             let mut h = Headers::new(MessageKind::Reply);
-            h.correlation_id = get("saga-message-id").and_then(|v| v.parse().ok());
+            h.name.clone_from(&request.name);
+            h.saga_id = request.saga_id;
+            h.step = request.step;
+            h.direction = request.direction;
+            h.attempt = request.attempt;
+            h.correlation_id = Some(request.message_id);
             h.status = Some(if refuse {
                 ReplyStatus::Rejected
             } else {
                 ReplyStatus::Ok
             });
+            h.trace = request.trace.as_ref().map(TraceContext::child);
             let reply = Message::with_headers(h, "null");
             let (_, _): (Option<String>, u64) = xadd(&replies, &reply)
                 .query_async(&mut conn)
@@ -194,6 +205,7 @@ pub async fn baseline(
                 h.set_idempotency_key(saga::IdempotencyKey::new(saga, step as u32, direction));
                 h.attempt = Some(1);
                 h.reply_to = Some(Arc::from("saga.replies.raw"));
+                h.trace = Some(TraceContext::for_saga(saga).child());
                 let (tx, rx) = oneshot::channel();
                 waiters.lock().insert(h.message_id.to_string(), tx);
                 let command = Message::with_headers(h, "null");

@@ -27,7 +27,7 @@ use crate::cloudmart::model::{OrderLine, OrderRequest, ServiceError};
 use crate::cloudmart::services::inventory::Released;
 use crate::cloudmart::services::order::{Order, Progress};
 use crate::cloudmart::services::payment::Cancelled;
-use crate::cloudmart::services::{OrderStatus, Services};
+use crate::cloudmart::services::{OrderStatus, Service, Services};
 
 /// The events of the order flow (one topic per event type).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,13 +162,28 @@ impl Choreography {
         services: &Arc<Services>,
         transport: Arc<dyn Transport>,
     ) -> Result<Self, AppError> {
+        Self::start_with(services, transport, &Service::ALL).await
+    }
+
+    /// Subscribes the services `which` (the others run in other processes).
+    ///
+    /// # Errors
+    /// The transport refused a subscription.
+    pub async fn start_with(
+        services: &Arc<Services>,
+        transport: Arc<dyn Transport>,
+        which: &[Service],
+    ) -> Result<Self, AppError> {
         let publisher = EventPublisher::new(Arc::clone(&transport));
-        let participants = vec![
-            inventory(services, &transport, &publisher).await?,
-            payment(services, &transport, &publisher).await?,
-            shipping(services, &transport, &publisher).await?,
-            order(services, &transport, &publisher).await?,
-        ];
+        let mut participants = Vec::new();
+        for service in which {
+            participants.push(match service {
+                Service::Inventory => inventory(services, &transport, &publisher).await?,
+                Service::Payment => payment(services, &transport, &publisher).await?,
+                Service::Shipping => shipping(services, &transport, &publisher).await?,
+                Service::Order => order(services, &transport, &publisher).await?,
+            });
+        }
         Ok(Self {
             services: Arc::clone(services),
             publisher,
@@ -193,15 +208,11 @@ impl Choreography {
             .create(&key, &request, Some(saga.to_string()))
             .await
         {
-            return Ok(OrderReport {
-                order_id: request.order_id.clone(),
-                saga_id: saga.to_string(),
-                style: crate::cloudmart::model::Style::Choreography,
-                outcome: "FAILED".into(),
-                states: vec!["STARTED".into(), "FAILED".into()],
-                compensations: vec![],
-                cause: Some(e.to_string()),
-            });
+            return Ok(history::refused(
+                &request.order_id,
+                saga,
+                Some(e.to_string()),
+            ));
         }
         self.publish_created(saga, &request).await?;
         Ok(self.wait(&request.order_id).await)

@@ -3,6 +3,7 @@
 use clap::Parser;
 
 use crate::cloudmart::error::AppError;
+use crate::cloudmart::http::gateway::Peers;
 use crate::cloudmart::model::Style;
 
 /// CloudMart: the saga example system (orchestration and choreography of an online bookstore).
@@ -13,9 +14,31 @@ pub struct Cli {
     /// `postgres`), mysql://… (feature `mysql`), or memory.
     #[arg(long, value_name = "URL")]
     pub log: Option<String>,
-    /// Transport: inproc (amqp:// and redis:// are not available yet).
+    /// Transport: inproc (one process), seed (orchestration over the local RabbitMQ, choreography
+    /// over the local Redis), or one broker for both styles: amqp://… or redis://…. The brokers need
+    /// --cluster or --role.
     #[arg(long, value_name = "URL", default_value = "inproc")]
     pub transport: String,
+    /// Start every role as a child process and run the scenarios through the gateway's HTTP API.
+    #[arg(long)]
+    pub cluster: bool,
+    /// With --role: the run id that names the run's queues, streams and tables (`[a-z0-9]`); every
+    /// process of one deployment uses the same.
+    #[arg(long, value_name = "ID", default_value = "cloudmart")]
+    pub run_id: String,
+    /// With --role: where to serve the role's HTTP API (port 0 picks one; printed on stdout).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// With --role gateway: where a role listens, as ROLE=ADDR (repeat for each role).
+    #[arg(long, value_name = "ROLE=ADDR")]
+    pub peer: Vec<String>,
+    /// With --cluster, the crash scenario: the role to kill with SIGKILL mid-saga and restart
+    /// (default: orchestrator in orchestration, shipping in choreography).
+    #[arg(long, value_name = "ROLE")]
+    pub kill: Option<String>,
+    /// With --role: exit when stdin closes (set by --cluster for its children).
+    #[arg(long, hide = true)]
+    pub parent_pipe: bool,
     /// Serve the CloudMart HTTP API on ADDR (e.g. 127.0.0.1:8080) instead of running the scenarios.
     #[arg(long, value_name = "ADDR")]
     pub serve: Option<String>,
@@ -33,7 +56,8 @@ pub struct Cli {
     /// same --log to resume.
     #[arg(long, value_name = "N")]
     pub crash_after: Option<u64>,
-    /// Run one service per process over a real broker.
+    /// Run one role per process over a broker: order, inventory, payment, shipping, orchestrator or
+    /// gateway.
     #[arg(long, value_name = "NAME")]
     pub role: Option<String>,
     /// Print the order saga as a Mermaid diagram and exit.
@@ -58,25 +82,21 @@ impl Cli {
     }
 }
 
-/// Accepts `inproc`; explains why the broker transports cannot be used yet.
+/// Parses `--peer ROLE=ADDR` flags.
 ///
 /// # Errors
-/// [`AppError::Usage`] for anything but `inproc`.
-pub fn check_transport(url: &str) -> Result<(), AppError> {
-    let scheme = url.split("://").next().unwrap_or_default();
-    match scheme {
-        "inproc" => Ok(()),
-        "amqp" | "amqps" => Err(AppError::Usage(
-            "the amqp transport is not available yet (saga-amqp has not landed); use --transport inproc"
-                .into(),
-        )),
-        "redis" | "rediss" => Err(AppError::Usage(
-            "the redis transport is not available yet (saga-redis has not landed); use --transport inproc"
-                .into(),
-        )),
-        _ => Err(AppError::Usage(format!(
-            "unknown --transport {:?}: expected inproc, amqp://… or redis://…",
-            crate::cloudmart::logs::redact(url)
-        ))),
-    }
+/// [`AppError::Usage`] for a malformed one.
+pub fn peers(flags: &[String]) -> Result<Peers, AppError> {
+    flags
+        .iter()
+        .map(|f| {
+            let (role, addr) = f
+                .split_once('=')
+                .ok_or_else(|| AppError::Usage(format!("--peer {f:?}: expected ROLE=ADDR")))?;
+            let addr = addr
+                .parse()
+                .map_err(|e| AppError::Usage(format!("--peer {f:?}: {e}")))?;
+            Ok((role.to_owned(), addr))
+        })
+        .collect()
 }

@@ -176,7 +176,7 @@ pub async fn run(style: Style, env: &Env) -> Result<ScenarioResult, AppError> {
         style,
         format!("{} COMPLETED", plan.orders.len()),
         orders,
-        &services,
+        &services.snapshot(),
         checks,
         facts,
     );

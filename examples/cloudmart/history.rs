@@ -1,13 +1,13 @@
 //! The seed's state names, derived from the executor's history (orchestration) or from the events an
 //! order received (choreography).
 
-use saga::{EventKind, SagaState, SagaStatus};
-use serde::Serialize;
+use saga::{EventKind, SagaId, SagaState, SagaStatus};
+use serde::{Deserialize, Serialize};
 
 use crate::cloudmart::model::Style;
 
 /// What happened to one order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderReport {
     /// The order.
     pub order_id: String,
@@ -26,12 +26,6 @@ pub struct OrderReport {
 }
 
 impl OrderReport {
-    /// `true` if the order completed.
-    #[must_use]
-    pub fn completed(&self) -> bool {
-        self.outcome == "COMPLETED"
-    }
-
     /// Prints the order and its state history.
     pub fn print(&self) {
         println!(
@@ -184,6 +178,20 @@ pub fn from_events(
         outcome,
         states,
         compensations,
+        cause,
+    }
+}
+
+/// Choreography: the report of an order the Order service refused to create (the chain never started).
+#[must_use]
+pub fn refused(order_id: &str, saga: SagaId, cause: Option<String>) -> OrderReport {
+    OrderReport {
+        order_id: order_id.to_owned(),
+        saga_id: saga.to_string(),
+        style: Style::Choreography,
+        outcome: "FAILED".into(),
+        states: vec!["STARTED".into(), "FAILED".into()],
+        compensations: vec![],
         cause,
     }
 }

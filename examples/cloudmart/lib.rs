@@ -3,20 +3,25 @@
 //! each own their state. `main.rs` is the command line; the integration tests (`tests/cloudmart_*.rs`)
 //! include this module tree with `#[path = "../examples/cloudmart/lib.rs"] mod cloudmart;`.
 
-#![allow(dead_code)]
-
 pub mod choreography;
 pub mod cli;
+pub mod cluster;
+pub mod cluster_run;
+pub mod cluster_world;
 pub mod crash;
 pub mod engine;
 pub mod error;
 pub mod history;
 pub mod http;
+pub mod invariants;
 pub mod logs;
 pub mod model;
 pub mod orchestration;
 pub mod report;
+pub mod roles;
 pub mod scenarios;
 pub mod seed;
 pub mod services;
 pub mod store;
+pub mod transports;
+pub mod world;

@@ -1,6 +1,5 @@
 //! Opening the saga log named by `--log`.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use saga::SagaLog;
@@ -13,8 +12,6 @@ pub struct OpenLog {
     pub log: Arc<dyn SagaLog>,
     /// How to show it (no credentials).
     pub display: String,
-    /// The SQLite file, if it is one.
-    pub sqlite_path: Option<PathBuf>,
     /// Drops the run's tables (server databases, where each run uses its own table prefix).
     #[allow(clippy::type_complexity)]
     pub cleanup: Option<Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()> + Send>>,
@@ -39,7 +36,6 @@ pub async fn open(url: &str, prefix: &str) -> Result<OpenLog, AppError> {
         return Ok(OpenLog {
             log: Arc::new(saga::InMemoryLog::new()),
             display: "memory".into(),
-            sqlite_path: None,
             cleanup: None,
         });
     }
@@ -74,16 +70,12 @@ pub fn redact(url: &str) -> String {
 #[cfg(feature = "sqlx")]
 async fn open_sqlite(url: &str) -> Result<OpenLog, AppError> {
     use saga_sqlx::{SqlLogConfig, SqliteSagaLog};
-    let path = url
-        .strip_prefix("sqlite://")
-        .map(|p| PathBuf::from(p.split('?').next().unwrap_or(p)));
     let log = SqliteSagaLog::connect(url, SqlLogConfig::default())
         .await
         .map_err(|e| AppError::Log(e.to_string()))?;
     Ok(OpenLog {
         log: Arc::new(log),
         display: url.to_owned(),
-        sqlite_path: path,
         cleanup: None,
     })
 }
@@ -126,7 +118,6 @@ async fn open_postgres(url: &str, prefix: &str) -> Result<OpenLog, AppError> {
     Ok(OpenLog {
         log: log.clone(),
         display: format!("{} (table prefix {prefix})", redact(url)),
-        sqlite_path: None,
         cleanup: Some(drop_tables(move || {
             let log = Arc::clone(&log);
             async move { log.drop_tables().await }
@@ -154,7 +145,6 @@ async fn open_mysql(url: &str, prefix: &str) -> Result<OpenLog, AppError> {
     Ok(OpenLog {
         log: log.clone(),
         display: format!("{} (table prefix {prefix})", redact(url)),
-        sqlite_path: None,
         cleanup: Some(drop_tables(move || {
             let log = Arc::clone(&log);
             async move { log.drop_tables().await }

@@ -9,12 +9,15 @@ use std::sync::Arc;
 
 use clap::Parser;
 
-use cloudmart::cli::{check_transport, Cli};
+use cloudmart::cli::{peers, Cli};
 use cloudmart::crash::CrashOptions;
 use cloudmart::error::AppError;
+use cloudmart::model::Style;
 use cloudmart::report::{self, Summary};
-use cloudmart::scenarios::{self, Env, Scenario};
+use cloudmart::roles::{Role, RoleArgs};
+use cloudmart::scenarios::{self, Env, Scenario, ScenarioResult};
 use cloudmart::services::ServicesConfig;
+use cloudmart::transports::TransportSpec;
 
 fn main() {
     let cli = Cli::parse();
@@ -40,6 +43,92 @@ fn main() {
 }
 
 /// FNV-1a, to name a state file after a server log URL.
+/// `--cluster`: every scenario and style on a cluster of its own; the same report as in-process.
+async fn run_cluster(
+    cli: &Cli,
+    spec: &TransportSpec,
+    scenarios: &[Scenario],
+    styles: &[Style],
+) -> Result<i32, AppError> {
+    if !cli.json {
+        println!(
+            "CloudMart cluster — one process per role, transport: {}",
+            spec.display()
+        );
+    }
+    let victim = cli.kill.as_deref().map(Role::parse).transpose()?;
+    let started = std::time::Instant::now();
+    let mut results = Vec::new();
+    for scenario in scenarios {
+        for style in styles {
+            let run = cloudmart::cluster_run::run(spec, &cli.transport, *scenario, *style, victim);
+            let result = tokio::select! {
+                r = run => r?,
+                () = interrupted() => {
+                    eprintln!("interrupted: the cluster's children were stopped");
+                    return Ok(130);
+                }
+            };
+            if !cli.json {
+                report::print_scenario(&result, 6);
+            }
+            results.push(result);
+        }
+    }
+    Ok(summarize(
+        cli,
+        &spec.display(),
+        &cli.transport,
+        &results,
+        started,
+    ))
+}
+
+/// Ctrl-C or SIGTERM. Dropping the running cluster (in the other `select!` branch) kills its
+/// children.
+async fn interrupted() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = terminate => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Prints the table (or the JSON summary); the exit code: 0 if every run ended as expected.
+fn summarize(
+    cli: &Cli,
+    log: &str,
+    transport: &str,
+    results: &[ScenarioResult],
+    started: std::time::Instant,
+) -> i32 {
+    let ok = results.iter().all(|r| r.ok);
+    if cli.json {
+        report::print_json(&Summary {
+            log: log.to_owned(),
+            transport,
+            ok,
+            scenarios: results,
+        });
+    } else {
+        report::print_table(results);
+        println!(
+            "\n{} of {} scenario runs as expected in {:.2?}",
+            results.iter().filter(|r| r.ok).count(),
+            results.len(),
+            started.elapsed()
+        );
+    }
+    i32::from(!ok)
+}
+
 fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
@@ -47,13 +136,28 @@ fn fnv(s: &str) -> u64 {
 }
 
 async fn run(cli: Cli) -> Result<i32, AppError> {
+    let spec = TransportSpec::parse(&cli.transport)?;
     if let Some(role) = &cli.role {
-        return Err(AppError::Usage(format!(
-            "--role {role}: running one service per process needs a real broker; \
-             not available until the amqp/redis transports land"
-        )));
+        let log = cli.log.clone().unwrap_or_else(|| {
+            let dir = cloudmart::cluster_run::run_dir(&cli.run_id);
+            format!("sqlite://{}", dir.join("saga-log.db").display())
+        });
+        if let Some(dir) = log.strip_prefix("sqlite://").map(PathBuf::from) {
+            if let Some(parent) = dir.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+        return cloudmart::roles::run(RoleArgs {
+            role: Role::parse(role)?,
+            transport: spec,
+            run_id: cli.run_id.clone(),
+            listen: cli.listen.clone(),
+            log,
+            peers: peers(&cli.peer)?,
+            parent_pipe: cli.parent_pipe,
+        })
+        .await;
     }
-    check_transport(&cli.transport)?;
     let styles = cli.styles()?;
     if cli.mermaid {
         println!("{}", cloudmart::orchestration::mermaid().await?);
@@ -64,6 +168,15 @@ async fn run(cli: Cli) -> Result<i32, AppError> {
         (None, Some(_)) => vec![Scenario::Crash],
         (None, None) => Scenario::ALL.to_vec(),
     };
+    if cli.cluster {
+        return run_cluster(&cli, &spec, &scenarios, &styles).await;
+    }
+    if spec != TransportSpec::InProc {
+        return Err(AppError::Usage(format!(
+            "--transport {}: the brokers connect separate processes; add --cluster (or run --role)",
+            spec.display()
+        )));
+    }
 
     // The log: a fresh SQLite file unless --log says otherwise.
     let (url, temp_db) = match &cli.log {
@@ -119,23 +232,8 @@ async fn run(cli: Cli) -> Result<i32, AppError> {
             results.push(result);
         }
     }
-    let ok = results.iter().all(|r| r.ok);
-    if cli.json {
-        report::print_json(&Summary {
-            log: opened.display.clone(),
-            transport: &cli.transport,
-            ok,
-            scenarios: &results,
-        });
-    } else {
-        report::print_table(&results);
-        println!(
-            "\n{} of {} scenario runs as expected in {:.2?}",
-            results.iter().filter(|r| r.ok).count(),
-            results.len(),
-            started.elapsed()
-        );
-    }
+    let code = summarize(&cli, &opened.display, &cli.transport, &results, started);
+    let ok = code == 0;
     drop(env);
     if let Some(cleanup) = opened.cleanup {
         if !crash_mode || ok {
@@ -147,5 +245,5 @@ async fn run(cli: Cli) -> Result<i32, AppError> {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
     }
-    Ok(if ok { 0 } else { 1 })
+    Ok(code)
 }

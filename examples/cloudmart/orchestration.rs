@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use saga::participant::{CommandContext, Participant, ReplyRouter, RouterConfig};
+use saga::participant::{CommandContext, Participant, ReplyRouter, RouterConfig, State};
 use saga::transport::Transport;
 use saga::{
     Executor, ExecutorConfig, RecoveryReport, RetryPolicy, SagaDefinition, SagaId, SagaLog,
@@ -14,7 +14,7 @@ use saga::{
 use crate::cloudmart::error::AppError;
 use crate::cloudmart::history::{self, OrderReport};
 use crate::cloudmart::model::{OrderRequest, OrderSaga};
-use crate::cloudmart::services::{OrderStatus, Services};
+use crate::cloudmart::services::{OrderStatus, Service, Services};
 
 /// The saga definition's name.
 pub const SAGA_NAME: &str = "cloudmart-order";
@@ -107,6 +107,106 @@ fn key(ctx: &CommandContext) -> String {
     ctx.idempotency_key().to_string()
 }
 
+type Shared = State<Arc<Services>>;
+
+/// Spawns `service` as a command participant over `transport`.
+///
+/// # Errors
+/// The transport refused a subscription.
+pub async fn participant(
+    service: Service,
+    services: &Arc<Services>,
+    transport: &Arc<dyn Transport>,
+) -> Result<Participant, AppError> {
+    let builder = Participant::builder(service.as_str(), Arc::clone(transport))
+        .with_state(Arc::clone(services));
+    let builder = match service {
+        Service::Order => builder
+            .command(
+                "create_order",
+                |State(s): Shared, ctx, d: OrderSaga| async move {
+                    let saga = ctx.saga_id().to_string();
+                    Ok::<_, StepError>(s.order.create(&key(&ctx), &d.request, Some(saga)).await?)
+                },
+            )
+            .command(
+                "cancel_order",
+                |State(s): Shared, ctx, d: OrderSaga| async move {
+                    let id = &d.request.order_id;
+                    Ok::<_, StepError>(
+                        s.order
+                            .finish(&key(&ctx), id, OrderStatus::Cancelled)
+                            .await?,
+                    )
+                },
+            )
+            .command(
+                "approve_order",
+                |State(s): Shared, ctx, d: OrderSaga| async move {
+                    let id = &d.request.order_id;
+                    Ok::<_, StepError>(
+                        s.order
+                            .finish(&key(&ctx), id, OrderStatus::Completed)
+                            .await?,
+                    )
+                },
+            ),
+        Service::Inventory => builder
+            .command(
+                "reserve_stock",
+                |State(s): Shared, ctx, d: OrderSaga| async move {
+                    let r = &d.request;
+                    Ok::<_, StepError>(
+                        s.inventory
+                            .reserve(&key(&ctx), &r.order_id, &r.lines)
+                            .await?,
+                    )
+                },
+            )
+            .command(
+                "release_stock",
+                |State(s): Shared, ctx, d: OrderSaga| async move {
+                    s.inventory.release(&key(&ctx), &d.request.order_id).await?;
+                    Ok::<_, StepError>(())
+                },
+            ),
+        Service::Payment => builder
+            .command(
+                "process_payment",
+                |State(s): Shared, ctx, d: OrderSaga| async move {
+                    let r = &d.request;
+                    let k = key(&ctx);
+                    Ok::<_, StepError>(
+                        s.payment
+                            .charge(&k, &r.order_id, &r.customer_id, r.total())
+                            .await?,
+                    )
+                },
+            )
+            .command(
+                "refund_payment",
+                |State(s): Shared, ctx, d: OrderSaga| async move {
+                    s.payment.cancel(&key(&ctx), &d.request.order_id).await?;
+                    Ok::<_, StepError>(())
+                },
+            ),
+        Service::Shipping => builder
+            .command(
+                "arrange_shipping",
+                |State(s): Shared, ctx, d: OrderSaga| async move {
+                    Ok::<_, StepError>(s.shipping.arrange(&key(&ctx), &d.request.order_id).await?)
+                },
+            )
+            .command(
+                "cancel_shipping",
+                |State(s): Shared, ctx, d: OrderSaga| async move {
+                    Ok::<_, StepError>(s.shipping.cancel(&key(&ctx), &d.request.order_id).await?)
+                },
+            ),
+    };
+    Ok(builder.spawn().await?)
+}
+
 /// Spawns the four services as command participants.
 ///
 /// # Errors
@@ -115,106 +215,19 @@ pub async fn participants(
     services: &Arc<Services>,
     transport: &Arc<dyn Transport>,
 ) -> Result<Vec<Participant>, AppError> {
-    let s = Arc::clone(services);
-    let (s1, s2, s3) = (Arc::clone(&s), Arc::clone(&s), Arc::clone(&s));
-    let order = Participant::builder("order", Arc::clone(transport))
-        .command("create_order", move |ctx, d: OrderSaga| {
-            let s = Arc::clone(&s1);
-            async move {
-                let saga = ctx.saga_id().to_string();
-                Ok::<_, StepError>(s.order.create(&key(&ctx), &d.request, Some(saga)).await?)
-            }
-        })
-        .command("cancel_order", move |ctx, d: OrderSaga| {
-            let s = Arc::clone(&s2);
-            async move {
-                let id = &d.request.order_id;
-                Ok::<_, StepError>(
-                    s.order
-                        .finish(&key(&ctx), id, OrderStatus::Cancelled)
-                        .await?,
-                )
-            }
-        })
-        .command("approve_order", move |ctx, d: OrderSaga| {
-            let s = Arc::clone(&s3);
-            async move {
-                let id = &d.request.order_id;
-                Ok::<_, StepError>(
-                    s.order
-                        .finish(&key(&ctx), id, OrderStatus::Completed)
-                        .await?,
-                )
-            }
-        })
-        .spawn()
-        .await?;
+    let mut all = Vec::new();
+    for service in Service::ALL {
+        all.push(participant(service, services, transport).await?);
+    }
+    Ok(all)
+}
 
-    let (s1, s2) = (Arc::clone(&s), Arc::clone(&s));
-    let inventory = Participant::builder("inventory", Arc::clone(transport))
-        .command("reserve_stock", move |ctx, d: OrderSaga| {
-            let s = Arc::clone(&s1);
-            async move {
-                let r = &d.request;
-                Ok::<_, StepError>(
-                    s.inventory
-                        .reserve(&key(&ctx), &r.order_id, &r.lines)
-                        .await?,
-                )
-            }
-        })
-        .command("release_stock", move |ctx, d: OrderSaga| {
-            let s = Arc::clone(&s2);
-            async move {
-                s.inventory.release(&key(&ctx), &d.request.order_id).await?;
-                Ok::<_, StepError>(())
-            }
-        })
-        .spawn()
-        .await?;
-
-    let (s1, s2) = (Arc::clone(&s), Arc::clone(&s));
-    let payment = Participant::builder("payment", Arc::clone(transport))
-        .command("process_payment", move |ctx, d: OrderSaga| {
-            let s = Arc::clone(&s1);
-            async move {
-                let r = &d.request;
-                let charged = s
-                    .payment
-                    .charge(&key(&ctx), &r.order_id, &r.customer_id, r.total())
-                    .await?;
-                Ok::<_, StepError>(charged)
-            }
-        })
-        .command("refund_payment", move |ctx, d: OrderSaga| {
-            let s = Arc::clone(&s2);
-            async move {
-                s.payment.cancel(&key(&ctx), &d.request.order_id).await?;
-                Ok::<_, StepError>(())
-            }
-        })
-        .spawn()
-        .await?;
-
-    let (s1, s2) = (Arc::clone(&s), s);
-    let shipping =
-        Participant::builder("shipping", Arc::clone(transport))
-            .command("arrange_shipping", move |ctx, d: OrderSaga| {
-                let s = Arc::clone(&s1);
-                async move {
-                    let id = &d.request.order_id;
-                    Ok::<_, StepError>(s.shipping.arrange(&key(&ctx), id).await?)
-                }
-            })
-            .command("cancel_shipping", move |ctx, d: OrderSaga| {
-                let s = Arc::clone(&s2);
-                async move {
-                    Ok::<_, StepError>(s.shipping.cancel(&key(&ctx), &d.request.order_id).await?)
-                }
-            })
-            .spawn()
-            .await?;
-    Ok(vec![order, inventory, payment, shipping])
+/// The reply router's settings for orchestrator `owner`: its durable reply channel, 10 s per command.
+#[must_use]
+pub fn router_config(owner: &str) -> RouterConfig {
+    RouterConfig::default()
+        .with_owner_id(owner)
+        .with_timeout(Duration::from_secs(10))
 }
 
 /// The orchestrator: participants, a reply router and the executor.
@@ -245,18 +258,30 @@ impl Orchestrator {
         owner: &str,
     ) -> Result<Self, AppError> {
         let participants = participants(services, &transport).await?;
-        let router = ReplyRouter::start(
-            transport,
-            RouterConfig::default().with_timeout(Duration::from_secs(10)),
-        )
-        .await?;
+        let mut orchestrator = Self::start_alone(transport, log, owner).await?;
+        orchestrator.participants = participants;
+        Ok(orchestrator)
+    }
+
+    /// Starts the executor and its reply router only: the participants run in other processes. The
+    /// replies come on the durable channel of `owner`, so a restarted orchestrator finds the replies
+    /// that arrived while it was down.
+    ///
+    /// # Errors
+    /// The reply subscription failed.
+    pub async fn start_alone(
+        transport: Arc<dyn Transport>,
+        log: Arc<dyn SagaLog>,
+        owner: &str,
+    ) -> Result<Self, AppError> {
+        let router = ReplyRouter::start(transport, router_config(owner)).await?;
         let config = ExecutorConfig::default()
             .with_owner_id(owner)
             .with_lease_ttl(Duration::from_secs(30));
         let executor = Executor::with_config(definition(&router)?, log, config);
         Ok(Self {
             executor,
-            participants,
+            participants: Vec::new(),
             _router: router,
         })
     }

@@ -4,17 +4,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::future::join_all;
-use saga::middleware::CircuitState;
+use std::time::Duration;
+
 use saga::{SagaId, SagaLog};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::cloudmart::engine::Engine;
 use crate::cloudmart::error::AppError;
 use crate::cloudmart::history::OrderReport;
 use crate::cloudmart::model::{OrderRequest, Style};
 use crate::cloudmart::seed;
-use crate::cloudmart::services::{CarrierMode, Services, ServicesConfig};
+use crate::cloudmart::services::{CarrierMode, ServicesConfig, Snapshot};
+use crate::cloudmart::world::{LocalWorld, World};
 
 /// A scenario of the CloudMart story.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -145,12 +146,12 @@ pub(crate) fn finish(
     style: Style,
     expected: String,
     orders: Vec<OrderReport>,
-    services: &Services,
+    snapshot: &Snapshot,
     mut checks: Vec<Check>,
     mut facts: BTreeMap<String, Value>,
 ) -> ScenarioResult {
     let actual = outcome_summary(&orders);
-    let violations = services.violations();
+    let violations = snapshot.violations();
     checks.push(Check {
         name: "invariants (stock, money, reservations, refunds)".into(),
         ok: violations.is_empty(),
@@ -160,21 +161,19 @@ pub(crate) fn finish(
             violations.join("; ")
         },
     });
-    facts.insert("wallets".into(), json!(services.payment.wallets()));
+    facts.insert("wallets".into(), json!(snapshot.wallets));
     facts.insert(
         "charges".into(),
-        json!(services
-            .payment
-            .payments()
+        json!(snapshot
+            .payments
             .iter()
             .map(|(o, p)| (o.clone(), p.charges))
             .collect::<BTreeMap<_, _>>()),
     );
     facts.insert(
         "stock".into(),
-        json!(services
-            .inventory
-            .levels()
+        json!(snapshot
+            .levels
             .iter()
             .map(|(b, l)| (
                 b.clone(),
@@ -225,7 +224,7 @@ fn order(id: String, customer: &str, items: &[(&str, u32)]) -> Result<OrderReque
         .ok_or_else(|| AppError::Usage(format!("order {id} names an unknown book")))
 }
 
-/// Runs `scenario` in `style`.
+/// Runs `scenario` in `style` in this process.
 ///
 /// # Errors
 /// Log, transport or state failures (not business failures, which are outcomes).
@@ -233,14 +232,27 @@ pub async fn run(scenario: Scenario, style: Style, env: &Env) -> Result<Scenario
     if scenario == Scenario::Crash {
         return crate::cloudmart::crash::run(style, env).await;
     }
-    let services = Services::seeded(&env.config);
     let owner = format!(
         "cloudmart-{}-{}-{}",
         scenario.name(),
         style.as_str(),
         SagaId::new()
     );
-    let engine = Engine::start(style, &services, Arc::clone(&env.log), &owner).await?;
+    let world = LocalWorld::start(style, &env.config, Arc::clone(&env.log), &owner).await?;
+    let result = run_in(scenario, style, &world).await;
+    Box::new(world).shutdown().await;
+    result
+}
+
+/// Runs `scenario` (any but [`Scenario::Crash`], which needs a restart) in `style` against `world`.
+///
+/// # Errors
+/// Log, transport or state failures (not business failures, which are outcomes).
+pub async fn run_in(
+    scenario: Scenario,
+    style: Style,
+    world: &dyn World,
+) -> Result<ScenarioResult, AppError> {
     let tag = match style {
         Style::Orchestration => "o",
         Style::Choreography => "c",
@@ -254,14 +266,19 @@ pub async fn run(scenario: Scenario, style: Style, env: &Env) -> Result<Scenario
         Scenario::Success => {
             expected = "1 COMPLETED".into();
             let req = order(id(1), "customer-001", &[("book-123", 1)])?;
-            orders.push(engine.place(SagaId::new(), req).await?);
+            orders.push(world.place(SagaId::new(), req).await?);
         }
         Scenario::MultiItem => {
             expected = "1 COMPLETED".into();
             let req = order(id(1), "customer-002", &[("book-123", 2), ("book-789", 3)])?;
             let total = req.total();
-            orders.push(engine.place(SagaId::new(), req).await?);
-            let charged = services.payment.payments().get(&id(1)).map(|p| p.amount);
+            orders.push(world.place(SagaId::new(), req).await?);
+            let charged = world
+                .snapshot()
+                .await?
+                .payments
+                .get(&id(1))
+                .map(|p| p.amount);
             checks.push(check(
                 "charged the sum of both lines (2×3500 + 3×2800)",
                 charged == Some(total) && total == 15_400,
@@ -271,13 +288,13 @@ pub async fn run(scenario: Scenario, style: Style, env: &Env) -> Result<Scenario
         Scenario::OutOfStock => {
             expected = "1 FAILED".into();
             let req = order(id(1), "customer-002", &[("book-456", 1)])?;
-            orders.push(engine.place(SagaId::new(), req).await?);
+            orders.push(world.place(SagaId::new(), req).await?);
         }
         Scenario::PaymentFailure => {
             expected = "1 FAILED".into();
             let req = order(id(1), "customer-003", &[("book-123", 1)])?;
-            orders.push(engine.place(SagaId::new(), req).await?);
-            let level = services.inventory.level("book-123");
+            orders.push(world.place(SagaId::new(), req).await?);
+            let level = world.snapshot().await?.levels.get("book-123").cloned();
             checks.push(check(
                 "reservation released",
                 level
@@ -288,10 +305,15 @@ pub async fn run(scenario: Scenario, style: Style, env: &Env) -> Result<Scenario
         }
         Scenario::ShippingFailure => {
             expected = "1 FAILED".into();
-            services.shipping.carrier().set_mode(CarrierMode::Rejects);
+            world.set_carrier(CarrierMode::Rejects).await?;
             let req = order(id(1), "customer-001", &[("book-789", 1)])?;
-            orders.push(engine.place(SagaId::new(), req).await?);
-            let refunded = services.payment.payments().get(&id(1)).map(|p| p.refunded);
+            orders.push(world.place(SagaId::new(), req).await?);
+            let refunded = world
+                .snapshot()
+                .await?
+                .payments
+                .get(&id(1))
+                .map(|p| p.refunded);
             checks.push(check(
                 "payment refunded in full",
                 refunded == Some(2800),
@@ -311,11 +333,11 @@ pub async fn run(scenario: Scenario, style: Style, env: &Env) -> Result<Scenario
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let results =
-                join_all(requests.into_iter().map(|r| engine.place(SagaId::new(), r))).await;
+                join_all(requests.into_iter().map(|r| world.place(SagaId::new(), r))).await;
             for r in results {
                 orders.push(r?);
             }
-            let level = services.inventory.level("book-123");
+            let level = world.snapshot().await?.levels.get("book-123").cloned();
             checks.push(check(
                 "no oversell: book-123 available 0, reserved 5",
                 level
@@ -326,22 +348,20 @@ pub async fn run(scenario: Scenario, style: Style, env: &Env) -> Result<Scenario
         }
         Scenario::CarrierOutage => {
             expected = "2 COMPLETED, 4 FAILED".into();
-            let carrier = services.shipping.carrier();
-            let breaker = services.shipping.breaker();
-            carrier.set_mode(CarrierMode::Down);
+            world.set_carrier(CarrierMode::Down).await?;
             let mut calls = Vec::new();
             for n in 1..=4 {
                 let req = order(id(n), "customer-001", &[("book-789", 1)])?;
-                orders.push(engine.place(SagaId::new(), req).await?);
-                calls.push(carrier.calls());
+                orders.push(world.place(SagaId::new(), req).await?);
+                calls.push(world.metrics().await?.carrier_calls);
             }
-            let state_after_outage = breaker.state();
+            let after_outage = world.metrics().await?;
             checks.push(check(
                 "breaker opened after 3 consecutive carrier failures",
-                state_after_outage == CircuitState::Open && calls[1] == 3,
+                after_outage.breaker == "Open" && calls[1] == 3,
                 format!(
-                    "state {state_after_outage:?}, carrier calls after order 2: {}",
-                    calls[1]
+                    "state {}, carrier calls after order 2: {}",
+                    after_outage.breaker, calls[1]
                 ),
             ));
             checks.push(check(
@@ -349,32 +369,31 @@ pub async fn run(scenario: Scenario, style: Style, env: &Env) -> Result<Scenario
                 calls[3] == calls[1],
                 format!("carrier calls after orders 1-4: {calls:?}"),
             ));
-            carrier.set_mode(CarrierMode::Up);
-            tokio::time::sleep(breaker.config().open_duration()).await;
-            let state_after_wait = breaker.state();
+            world.set_carrier(CarrierMode::Up).await?;
+            tokio::time::sleep(Duration::from_millis(after_outage.breaker_open_ms)).await;
+            let state_after_wait = world.metrics().await?.breaker;
             for n in 5..=6 {
                 let req = order(id(n), "customer-001", &[("book-789", 1)])?;
-                orders.push(engine.place(SagaId::new(), req).await?);
-                calls.push(carrier.calls());
+                orders.push(world.place(SagaId::new(), req).await?);
+                calls.push(world.metrics().await?.carrier_calls);
             }
-            let state_after_recovery = breaker.state();
+            let recovered = world.metrics().await?;
             checks.push(check(
                 "breaker half-opened, the trial call succeeded and it closed",
-                state_after_wait == CircuitState::HalfOpen
-                    && state_after_recovery == CircuitState::Closed
-                    && carrier.calls() == 5,
+                state_after_wait == "HalfOpen"
+                    && recovered.breaker == "Closed"
+                    && recovered.carrier_calls == 5,
                 format!(
-                    "after the open duration: {state_after_wait:?}; after orders 5-6: \
-                     {state_after_recovery:?}; carrier calls {}",
-                    carrier.calls()
+                    "after the open duration: {state_after_wait}; after orders 5-6: {}; \
+                     carrier calls {}",
+                    recovered.breaker, recovered.carrier_calls
                 ),
             ));
             facts.insert("carrier_calls".into(), json!(calls));
         }
         Scenario::SlowGateway => {
             expected = "8 COMPLETED".into();
-            let gateway = services.payment.gateway();
-            gateway.set_delay(std::time::Duration::from_millis(20));
+            world.set_gateway_delay(Duration::from_millis(20)).await?;
             let requests = (1..=8)
                 .map(|n| {
                     let customer = if n % 2 == 0 {
@@ -386,27 +405,31 @@ pub async fn run(scenario: Scenario, style: Style, env: &Env) -> Result<Scenario
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let results =
-                join_all(requests.into_iter().map(|r| engine.place(SagaId::new(), r))).await;
+                join_all(requests.into_iter().map(|r| world.place(SagaId::new(), r))).await;
             for r in results {
                 orders.push(r?);
             }
-            let limit = services.payment.bulkhead().config().max_concurrent();
-            let peak = gateway.max_in_flight();
+            let m = world.metrics().await?;
+            let (peak, limit) = (m.gateway_peak, m.bulkhead_limit);
             checks.push(check(
                 "bulkhead capped concurrent gateway calls",
                 peak <= limit && peak > 0,
                 format!(
                     "peak {peak} concurrent calls, limit {limit}, {} calls",
-                    gateway.calls()
+                    m.gateway_calls
                 ),
             ));
             facts.insert("gateway_peak_concurrency".into(), json!(peak));
             facts.insert("bulkhead_limit".into(), json!(limit));
         }
-        Scenario::Crash => unreachable!("handled above"),
+        Scenario::Crash => {
+            return Err(AppError::Usage(
+                "the crash scenario restarts its world: run it with scenarios::run".into(),
+            ))
+        }
     }
-    engine.shutdown().await;
+    let snapshot = world.snapshot().await?;
     Ok(finish(
-        scenario, style, expected, orders, &services, checks, facts,
+        scenario, style, expected, orders, &snapshot, checks, facts,
     ))
 }

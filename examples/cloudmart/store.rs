@@ -110,12 +110,6 @@ impl Durable {
         }
     }
 
-    /// Whether anything is kept.
-    #[must_use]
-    pub fn is_enabled(&self) -> bool {
-        self.inner.is_some()
-    }
-
     /// The snapshot stored under `key`.
     ///
     /// # Errors
@@ -260,11 +254,5 @@ impl CrashSwitch {
     pub async fn crashed(&self) {
         let mut rx = self.crashed.subscribe();
         let _ = rx.wait_for(|c| *c).await;
-    }
-
-    /// Whether the switch tripped.
-    #[must_use]
-    pub fn has_crashed(&self) -> bool {
-        *self.crashed.borrow()
     }
 }

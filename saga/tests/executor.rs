@@ -41,8 +41,8 @@ async fn cancel_before_the_pivot_compensates_started_steps() {
     let failure = outcome.failure.expect("the cancel is the failure");
     assert_eq!(
         (failure.kind, failure.step, failure.step_name.as_str()),
-        (FailureKind::Cancelled, 1, "b"),
-        "the step the saga was at"
+        (FailureKind::Cancelled, 2, "c"),
+        "the step the saga stopped at: b finished, c never started"
     );
 }
 

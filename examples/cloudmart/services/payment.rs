@@ -92,11 +92,13 @@ impl Gateway {
     }
 
     /// Holds (`true`) or lets go (`false`) every authorization.
+    #[allow(dead_code)] // used by tests/cloudmart_http.rs
     pub fn set_paused(&self, paused: bool) {
         self.paused.send_replace(paused);
     }
 
     /// Resolves once at least `n` authorizations are in flight.
+    #[allow(dead_code)] // used by tests/cloudmart_http.rs
     pub async fn wait_in_flight(&self, n: usize) {
         let mut rx = self.paused.subscribe();
         while self.in_flight.load(Ordering::SeqCst) < n {

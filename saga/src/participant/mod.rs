@@ -78,6 +78,7 @@ mod redeliveries;
 mod remote;
 mod router;
 mod runtime;
+mod state;
 mod store;
 mod wire;
 
@@ -89,6 +90,7 @@ pub use events::EventPublisher;
 pub use remote::{RemoteCompensation, RemoteStep};
 pub use router::{ReplyRouter, RouterStats};
 pub use runtime::{Participant, ParticipantStats};
+pub use state::{State, StatefulBuilder};
 pub use store::{
     Claim, IdempotencyStore, InMemoryIdempotencyStore, StoreError, StoredReply, MAX_STORE_KEY_LEN,
 };

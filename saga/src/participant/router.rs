@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::stream::{FuturesUnordered, StreamExt};
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
@@ -12,9 +13,13 @@ use super::early::EarlyReplies;
 use super::RouterConfig;
 use crate::id::{Direction, SagaId};
 use crate::transport::{
-    bounded, Bounded, Delivery, Headers, Message, MessageId, MessageKind, SubscribeOptions,
-    Transport, TransportError,
+    bounded, into_stream, Bounded, Delivery, Headers, Message, MessageId, MessageKind,
+    SubscribeOptions, SubscriptionStream, Transport, TransportError,
 };
+
+/// The most replies a router settles (acks or dead-letters) at once; at this many it reads no more
+/// until one is settled.
+const MAX_SETTLING: usize = 256;
 
 /// What became of a reply.
 #[derive(PartialEq, Eq)]
@@ -146,7 +151,7 @@ impl ReplyRouter {
     ) -> Result<Self, TransportError> {
         let reply_topic: Arc<str> = Arc::from(config.reply_topic());
         let options = SubscribeOptions::durable().with_expiry(config.reply_expiry);
-        let mut sub = transport
+        let sub = transport
             .subscribe(&reply_topic, &reply_topic, options)
             .await?;
         let shared = Arc::new(Shared {
@@ -160,17 +165,7 @@ impl ReplyRouter {
             dropped: AtomicU64::new(0),
             dead_lettered: AtomicU64::new(0),
         });
-        let routing = Arc::clone(&shared);
-        let task = tokio::spawn(async move {
-            while let Some(item) = sub.next().await {
-                match item {
-                    Ok(delivery) => routing.route(delivery).await,
-                    Err(e) => {
-                        tracing::warn!(topic = %routing.reply_topic, error = %Bounded(&e), "reply subscription error")
-                    }
-                }
-            }
-        });
+        let task = tokio::spawn(Arc::clone(&shared).run(into_stream(sub)));
         Ok(Self {
             shared,
             _task: Arc::new(AbortOnDrop(task.abort_handle())),
@@ -268,7 +263,28 @@ impl ReplyRouter {
 }
 
 impl Shared {
-    async fn route(&self, delivery: Delivery) {
+    /// Routes replies as they arrive. Each reply is matched (and its request woken) at once; its
+    /// settlement (the ack) runs while the next replies are read and matched, up to
+    /// [`MAX_SETTLING`] at a time, rather than each ack's round trip holding up every reply behind it.
+    async fn run(self: Arc<Self>, mut replies: SubscriptionStream) {
+        let mut settling = FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                biased;
+                Some(()) = settling.next(), if !settling.is_empty() => {}
+                item = replies.next(), if settling.len() < MAX_SETTLING => match item {
+                    None => break,
+                    Some(Ok(delivery)) => settling.push(Arc::clone(&self).route(delivery)),
+                    Some(Err(e)) => {
+                        tracing::warn!(topic = %self.reply_topic, error = %Bounded(&e), "reply subscription error");
+                    }
+                },
+            }
+        }
+        while settling.next().await.is_some() {}
+    }
+
+    async fn route(self: Arc<Self>, delivery: Delivery) {
         let message = delivery.message();
         let size = message.size();
         let limit = self.config.max_message_size;

@@ -1,0 +1,336 @@
+//! The seed's HTTP API: the four services' endpoints, the choreographed `POST /orders`, the
+//! orchestrator's `/saga/...` endpoints and the `/admin/...` controls of the scenarios. `--serve ADDR`
+//! serves all of them over one in-process world; in a cluster each role serves its own part and the
+//! gateway ([`gateway`]) forwards to it.
+
+pub mod admin;
+pub mod client;
+pub mod gateway;
+mod sagas;
+mod services;
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use parking_lot::Mutex;
+use saga::SagaId;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::cloudmart::choreography::Choreography;
+use crate::cloudmart::error::AppError;
+use crate::cloudmart::model::{OrderLine, OrderRequest, ServiceError};
+use crate::cloudmart::orchestration::Orchestrator;
+use crate::cloudmart::scenarios::Env;
+use crate::cloudmart::seed;
+use crate::cloudmart::services::{Service, Services};
+
+/// The server's state: the services of this process and, where it runs them, the orchestrator and
+/// the choreography's publishing side.
+pub struct AppState {
+    /// The services (in a service role, only that service's part is used).
+    pub services: Arc<Services>,
+    own: Vec<Service>,
+    orchestrator: Option<Orchestrator>,
+    choreography: Option<Choreography>,
+    sagas: Mutex<HashMap<String, SagaId>>,
+    finished: watch::Sender<HashSet<String>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The state of one process: the services `own` of `services`, plus the orchestrator and the
+    /// choreography it runs.
+    #[must_use]
+    pub fn new(
+        services: Arc<Services>,
+        own: &[Service],
+        orchestrator: Option<Orchestrator>,
+        choreography: Option<Choreography>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            services,
+            own: own.to_vec(),
+            orchestrator,
+            choreography,
+            sagas: Mutex::new(HashMap::new()),
+            finished: watch::Sender::new(HashSet::new()),
+        })
+    }
+
+    /// Waits until the orchestrated saga of `order_id` (started over HTTP) has ended.
+    #[allow(dead_code)] // used by tests/cloudmart_http.rs
+    pub async fn wait_saga(&self, order_id: &str) {
+        let mut rx = self.finished.subscribe();
+        let _ = rx.wait_for(|done| done.contains(order_id)).await;
+    }
+
+    /// Resumes the sagas a previous orchestrator process left unfinished; returns how many.
+    ///
+    /// # Errors
+    /// [`AppError::Usage`] if no orchestrator runs here; the claim failed.
+    pub async fn recover(&self) -> Result<usize, AppError> {
+        let orchestrator = self
+            .orchestrator
+            .as_ref()
+            .ok_or_else(|| AppError::Usage("no orchestrator in this process".into()))?;
+        Ok(orchestrator.recover().await?.resumed())
+    }
+
+    fn orchestrator(&self) -> Result<&Orchestrator, ApiError> {
+        self.orchestrator
+            .as_ref()
+            .ok_or_else(|| not_here("the orchestrator"))
+    }
+
+    fn choreography(&self) -> Result<&Choreography, ApiError> {
+        self.choreography
+            .as_ref()
+            .ok_or_else(|| not_here("the order service"))
+    }
+}
+
+/// The saga (or event chain) id a request names, or a new one.
+fn saga_id(given: Option<&str>) -> Result<SagaId, ApiError> {
+    given.map_or_else(
+        || Ok(SagaId::new()),
+        |s| {
+            s.parse().map_err(|_| {
+                ApiError(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("bad sagaId {s:?}"),
+                )
+            })
+        },
+    )
+}
+
+fn not_here(what: &str) -> ApiError {
+    ApiError(
+        StatusCode::NOT_FOUND,
+        format!("{what} does not run in this process"),
+    )
+}
+
+/// The state every handler gets.
+pub type Shared = Arc<AppState>;
+
+/// An API error as JSON.
+pub(crate) struct ApiError(pub(crate) StatusCode, pub(crate) String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Refused(m) => Self(StatusCode::CONFLICT, m),
+            ServiceError::Unavailable(m) => Self(StatusCode::SERVICE_UNAVAILABLE, m),
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        Self(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    }
+}
+
+pub(crate) type ApiResult = Result<(StatusCode, Json<Value>), ApiError>;
+
+pub(crate) fn ok(value: Value) -> ApiResult {
+    Ok((StatusCode::OK, Json(value)))
+}
+
+/// An item of an order request.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Item {
+    book_id: String,
+    quantity: u32,
+}
+
+/// `POST /orders` and `POST /saga/start`: either `items` or the seed's single `bookId`/`quantity`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PlaceOrder {
+    saga_id: Option<String>,
+    order_id: Option<String>,
+    customer_id: String,
+    items: Option<Vec<Item>>,
+    book_id: Option<String>,
+    quantity: Option<u32>,
+}
+
+impl PlaceOrder {
+    pub(crate) fn into_request(self) -> Result<OrderRequest, ApiError> {
+        let bad = |m: String| ApiError(StatusCode::UNPROCESSABLE_ENTITY, m);
+        let items = match (self.items, self.book_id) {
+            (Some(items), None) if !items.is_empty() => items,
+            (None, Some(book_id)) => vec![Item {
+                book_id,
+                quantity: self.quantity.unwrap_or(1),
+            }],
+            _ => return Err(bad("give either a non-empty `items` or `bookId`".into())),
+        };
+        let lines = items
+            .into_iter()
+            .map(|i| match seed::book(&i.book_id) {
+                Some(b) if i.quantity > 0 => Ok(OrderLine {
+                    book_id: b.id.to_owned(),
+                    quantity: i.quantity,
+                    unit_price: b.price,
+                }),
+                Some(_) => Err(bad(format!("quantity of {} must be positive", i.book_id))),
+                None => Err(bad(format!("unknown book {:?}", i.book_id))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let order_id = match self.order_id {
+            Some(id) if !id.is_empty() && id.len() <= 64 => id,
+            Some(_) => return Err(bad("orderId must be 1..=64 characters".into())),
+            None => format!("order-{}", uuid::Uuid::new_v4().simple()),
+        };
+        Ok(OrderRequest {
+            order_id,
+            customer_id: self.customer_id,
+            lines,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OrderRef {
+    order_id: String,
+    #[serde(default)]
+    items: Vec<Item>,
+    customer_id: Option<String>,
+    amount: Option<u64>,
+}
+
+/// The idempotency key of a direct service call: the `Idempotency-Key` header, or one per order and
+/// operation.
+pub(crate) fn key(headers: &HeaderMap, order_id: &str, op: &str) -> String {
+    headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| format!("http/{order_id}/{op}"), |k| format!("http/{k}"))
+}
+
+/// Builds the world of `--serve` (every service, both styles, in-process transports) and its router.
+///
+/// # Errors
+/// Transport subscriptions failed.
+pub async fn app(env: &Env) -> Result<(Router, Shared), AppError> {
+    let services = Services::seeded(&env.config);
+    let owner = format!("cloudmart-http-{}", SagaId::new());
+    let orchestrator = Orchestrator::start(
+        &services,
+        Arc::new(saga::InProcTransport::new()),
+        Arc::clone(&env.log),
+        &owner,
+    )
+    .await?;
+    let choreography =
+        Choreography::start(&services, Arc::new(saga::InProcTransport::new())).await?;
+    let state = AppState::new(
+        services,
+        &Service::ALL,
+        Some(orchestrator),
+        Some(choreography),
+    );
+    let router = Router::new()
+        .merge(service_routes(&Service::ALL))
+        .merge(saga_routes())
+        .merge(admin::routes())
+        .with_state(Arc::clone(&state));
+    Ok((router, state))
+}
+
+/// The routes of the services `which`.
+pub fn service_routes(which: &[Service]) -> Router<Shared> {
+    let mut router = Router::new();
+    for service in which {
+        router = match service {
+            Service::Order => router
+                .route("/orders", post(services::place_order))
+                .route("/orders/{id}", get(services::get_order))
+                .route("/orders/{id}/cancel", put(services::cancel_order)),
+            Service::Inventory => router
+                .route("/inventory/reserve", post(services::reserve))
+                .route("/inventory/release", post(services::release))
+                .route("/inventory/{book_id}", get(services::get_stock)),
+            Service::Payment => router
+                .route("/payments/process", post(services::pay))
+                .route("/payments/cancel", post(services::cancel_payment))
+                .route("/payments/refund", post(services::refund)),
+            Service::Shipping => router
+                .route("/shipping/arrange", post(services::arrange))
+                .route("/shipping/cancel", post(services::cancel_shipping))
+                .route("/shipping/{order_id}", get(services::get_shipment)),
+        };
+    }
+    router
+}
+
+/// The orchestrator's routes.
+pub fn saga_routes() -> Router<Shared> {
+    Router::new()
+        .route("/saga/start", post(sagas::saga_start))
+        .route("/saga/{order_id}/status", get(sagas::saga_status))
+        .route("/saga/{order_id}/cancel", post(sagas::saga_cancel))
+}
+
+/// Serves `router` on `listener` until the returned task is dropped or aborted.
+pub fn spawn_server(
+    listener: tokio::net::TcpListener,
+    router: Router,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            eprintln!("http server stopped: {e}");
+        }
+    })
+}
+
+/// Binds `addr` and serves until the task is dropped; returns the bound address.
+///
+/// # Errors
+/// Binding failed.
+pub async fn start(
+    env: &Env,
+    addr: &str,
+) -> Result<(SocketAddr, Shared, tokio::task::JoinHandle<()>), AppError> {
+    let (router, state) = app(env).await?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    Ok((local, state, spawn_server(listener, router)))
+}
+
+/// `--serve ADDR`: serves until Ctrl-C.
+///
+/// # Errors
+/// Binding failed.
+pub async fn serve(addr: &str, env: Env) -> Result<(), AppError> {
+    let (local, _state, task) = start(&env, addr).await?;
+    println!("CloudMart HTTP API on http://{local} (Ctrl-C to stop)");
+    tokio::select! {
+        _ = task => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(())
+}
