@@ -109,8 +109,12 @@ async fn run_memory(args: &Args) -> serde_json::Value {
 
 #[cfg(feature = "sqlx")]
 async fn run_sql(args: &Args) -> Result<serde_json::Value, String> {
-    let (lib, commits, baseline) = sql::run(args).await?;
+    let (libs, commits, baselines) = sql::run(args).await?;
+    let (Some(lib), Some(baseline)) = (runner::median(&libs), runner::median(&baselines)) else {
+        return Err("no round ran".into());
+    };
     let mut line = report(args, lib, commits, baseline);
+    add_rounds(&mut line, &libs, &baselines);
     if let Some(n) = args.recover {
         let log = sql::open_log(args).await?;
         let (rate, secs) = runner::run_recovery(args, n, log).await;
@@ -151,10 +155,33 @@ async fn run_transport(args: &Args) -> Result<serde_json::Value, String> {
 /// `--log redis://…`: the `RedisSagaLog` against a raw redis-rs loop making the same writes.
 #[cfg(feature = "redis")]
 async fn run_redis_log(args: &Args) -> Result<serde_json::Value, String> {
-    let (lib, commits, baseline, plain) = redis_log::run(args).await?;
-    let mut line = report(args, lib, commits, baseline);
+    let r = redis_log::run(args).await?;
+    let medians = (
+        runner::median(&r.library),
+        runner::median(&r.baseline),
+        runner::median(&r.plain),
+    );
+    let (Some(lib), Some(baseline), Some(plain)) = medians else {
+        return Err("no round ran".into());
+    };
+    let mut line = report(args, lib, Some(r.commits), baseline);
+    line["round_trips_per_saga"] = serde_json::json!((r.round_trips * 100.0).round() / 100.0);
     line["baseline_plain_writes"] = plain.json();
+    add_rounds(&mut line, &r.library, &r.baseline);
     Ok(line)
+}
+
+/// Adds every round's throughput (`--rounds`), library and baseline, so the medians can be checked.
+fn add_rounds(line: &mut serde_json::Value, libs: &[Stats], baselines: &[Stats]) {
+    let rates = |runs: &[Stats]| {
+        runs.iter()
+            .map(|r| r.sagas_per_sec.round())
+            .collect::<Vec<_>>()
+    };
+    line["rounds"] = serde_json::json!({
+        "library_sagas_per_sec": rates(libs),
+        "baseline_sagas_per_sec": rates(baselines),
+    });
 }
 
 #[cfg(not(feature = "redis"))]
@@ -257,7 +284,8 @@ pub fn report(args: &Args, lib: Stats, commits: Option<f64>, baseline: Stats) ->
         "concurrency": args.concurrency,
         "steps": args.steps,
         "fail_at": args.fail_at,
-        "group_commit": args.group_commit,
+        "batching": args.batching,
+        "ping_after_idle_ms": args.ping_after_idle_ms,
         "sagas_per_sec": lib.json()["sagas_per_sec"],
         "p50_ms": lib.json()["p50_ms"],
         "p99_ms": lib.json()["p99_ms"],

@@ -10,7 +10,8 @@
 //!   the scripts themselves cost on the server.
 //!
 //! Commits per saga are the log's own count of writing scripts ([`saga_redis::RedisLogStats::writes`]).
-//! Two rounds of each, alternating, best of each (other work on a shared machine skews neither alone).
+//! `--rounds` rounds of each (default 2), alternating; the caller takes the median of each (other work
+//! on a shared machine skews neither alone). `--batching off` turns the log's batching off.
 
 use std::sync::Arc;
 
@@ -25,12 +26,18 @@ fn prefix() -> String {
 }
 
 async fn open(args: &Args) -> Result<RedisSagaLog, String> {
-    RedisSagaLog::connect(
-        &args.log,
-        RedisLogConfig::default().with_key_prefix(prefix()),
-    )
-    .await
-    .map_err(|e| e.to_string())
+    RedisSagaLog::connect(&args.log, config(args).with_key_prefix(prefix()))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn config(args: &Args) -> RedisLogConfig {
+    let config = RedisLogConfig::default();
+    if args.batching {
+        config
+    } else {
+        config.without_batching()
+    }
 }
 
 /// Opens a fresh log (new prefix), for the transport run and the recovery measurement.
@@ -38,9 +45,19 @@ pub async fn open_log(args: &Args) -> Result<RedisSagaLog, String> {
     open(args).await
 }
 
-/// Runs the library and the baselines; returns (library, commits per saga, script baseline, plain
-/// baseline).
-pub async fn run(args: &Args) -> Result<(Stats, Option<f64>, Stats, Stats), String> {
+/// Every round of one run.
+pub struct Rounds {
+    pub library: Vec<Stats>,
+    /// Writing scripts per saga (the last round).
+    pub commits: f64,
+    /// Requests to the server per saga (the last round): below `commits` when writes share pipelines.
+    pub round_trips: f64,
+    pub baseline: Vec<Stats>,
+    pub plain: Vec<Stats>,
+}
+
+/// Runs the library and the baselines, `args.rounds` times, alternating.
+pub async fn run(args: &Args) -> Result<Rounds, String> {
     let client = redis::Client::open(args.log.as_str()).map_err(|e| e.to_string())?;
     let conn = client
         .get_connection_manager()
@@ -55,25 +72,28 @@ pub async fn run(args: &Args) -> Result<(Stats, Option<f64>, Stats, Stats), Stri
     let _ = run_library(&warm, Arc::new(log.clone())).await;
     let _ = scripted(&warm, conn.clone(), &raw).await;
     let _ = redis_raw::baseline(&warm, conn.clone(), &raw).await;
-    let (mut lib, mut commits) = (None::<Stats>, 0.0);
-    let (mut base, mut plain) = (None::<Stats>, None::<Stats>);
-    let best = |a: Option<Stats>, b: Stats| match a {
-        Some(a) if a.sagas_per_sec >= b.sagas_per_sec => Some(a),
-        _ => Some(b),
+    let mut out = Rounds {
+        library: Vec::new(),
+        commits: 0.0,
+        round_trips: 0.0,
+        baseline: Vec::new(),
+        plain: Vec::new(),
     };
-    for _ in 0..2 {
-        base = best(base, scripted(args, conn.clone(), &raw).await);
-        plain = best(plain, redis_raw::baseline(args, conn.clone(), &raw).await);
-        let before = log.stats().writes;
-        lib = best(lib, run_library(args, Arc::new(log.clone())).await);
-        commits = (log.stats().writes - before) as f64 / args.sagas as f64;
+    let per_saga = |n: u64| n as f64 / args.sagas as f64;
+    for _ in 0..args.rounds {
+        out.baseline.push(scripted(args, conn.clone(), &raw).await);
+        out.plain
+            .push(redis_raw::baseline(args, conn.clone(), &raw).await);
+        let before = log.stats();
+        out.library
+            .push(run_library(args, Arc::new(log.clone())).await);
+        let after = log.stats();
+        out.commits = per_saga(after.writes - before.writes);
+        out.round_trips = per_saga(after.round_trips - before.round_trips);
     }
     log.delete_all().await.map_err(|e| e.to_string())?;
     delete_under(conn, &raw).await?;
-    match (lib, base, plain) {
-        (Some(lib), Some(base), Some(plain)) => Ok((lib, Some(commits), base, plain)),
-        _ => Err("no round ran".into()),
-    }
+    Ok(out)
 }
 
 const COMMON: &str = include_str!("../../saga-redis/src/log/lua/common.lua");

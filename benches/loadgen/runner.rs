@@ -19,8 +19,14 @@ pub struct Args {
     pub steps: usize,
     /// 1-based step that fails permanently, if any.
     pub fail_at: Option<usize>,
-    /// Coalesce appends of concurrent sagas (SQL logs).
-    pub group_commit: bool,
+    /// The log's default natural batching of concurrent writes (SQL and Redis logs); `--batching off`
+    /// turns it off.
+    pub batching: bool,
+    /// SQL logs: ping pooled connections idle this long before use (`--ping-after-idle-ms`; 0 pings
+    /// on every acquire, sqlx's default); `None` keeps the log's default.
+    pub ping_after_idle_ms: Option<u64>,
+    /// Alternating rounds of baseline and library (SQL and Redis logs); each side reports the median.
+    pub rounds: usize,
     /// Also measure recovery: this many sagas in flight are abandoned mid-saga and `recover()`ed.
     pub recover: Option<usize>,
 }
@@ -34,7 +40,9 @@ impl Args {
             concurrency: 256,
             steps: 3,
             fail_at: None,
-            group_commit: false,
+            batching: true,
+            rounds: 2,
+            ping_after_idle_ms: None,
             recover: None,
         };
         let mut it = std::env::args().skip(1);
@@ -48,7 +56,15 @@ impl Args {
                 "--concurrency" => a.concurrency = num(value()?)?.max(1),
                 "--steps" => a.steps = num(value()?)?.max(1),
                 "--fail-at" => a.fail_at = Some(num(value()?)?),
-                "--group-commit" => a.group_commit = true,
+                "--batching" => {
+                    a.batching = match value()?.as_str() {
+                        "on" => true,
+                        "off" => false,
+                        other => return Err(format!("--batching on|off, not {other:?}")),
+                    }
+                }
+                "--rounds" => a.rounds = num(value()?)?.max(1),
+                "--ping-after-idle-ms" => a.ping_after_idle_ms = Some(num(value()?)? as u64),
                 "--recover" => a.recover = Some(num(value()?)?.max(1)),
                 // cargo bench passes --bench to harness = false targets.
                 "--bench" => {}
@@ -78,6 +94,23 @@ impl Stats {
             "p99_ms": (self.p99_ms * 1000.0).round() / 1000.0,
         })
     }
+}
+
+/// The median of several runs, each figure on its own (for an even count, the better of the two
+/// middle ones: two rounds give the best of each, as the runs before `--rounds` did).
+pub fn median(runs: &[Stats]) -> Option<Stats> {
+    let mid = |mut v: Vec<f64>, higher_is_better: bool| {
+        v.sort_by(f64::total_cmp);
+        if !higher_is_better {
+            v.reverse();
+        }
+        v.get(v.len() / 2).copied()
+    };
+    Some(Stats {
+        sagas_per_sec: mid(runs.iter().map(|r| r.sagas_per_sec).collect(), true)?,
+        p50_ms: mid(runs.iter().map(|r| r.p50_ms).collect(), false)?,
+        p99_ms: mid(runs.iter().map(|r| r.p99_ms).collect(), false)?,
+    })
 }
 
 /// Runs `one(i)` for i in 0..n with `concurrency` workers, timing each call.

@@ -4,14 +4,15 @@
 //!
 //! `run` returns (library stats, commits per saga, baseline stats). Commits come from the database's own
 //! counter: PostgreSQL `pg_stat_database.xact_commit`, MariaDB/MySQL `Com_commit`, SQLite the log's own
-//! counter ([`saga_sqlx::SqliteSagaLog::stats`]). With `--group-commit` the library log is wrapped in a
-//! [`GroupCommitLog`]; the baseline stays unbatched.
+//! counter ([`saga_sqlx::SqliteSagaLog::stats`]). The library log has default settings (writes batched)
+//! unless `--batching off`; the baseline is always unbatched. `--rounds` rounds (default 2) of baseline
+//! and library, alternating, each on fresh tables that are dropped after it.
 
 use std::sync::Arc;
 
 use saga::SagaLog;
 use saga_sqlx::sqlx;
-use saga_sqlx::{GroupCommitConfig, GroupCommitLog, SqlLogConfig};
+use saga_sqlx::SqlLogConfig;
 
 use crate::runner::{drive, run_library, Args, Stats};
 
@@ -38,8 +39,11 @@ fn prefix() -> String {
     format!("lg{}_", &uuid::Uuid::new_v4().simple().to_string()[..10])
 }
 
+/// Each round of the library, commits per saga (the last round), each round of the baseline.
+type Rounds = (Vec<Stats>, Option<f64>, Vec<Stats>);
+
 /// Runs the library and the baseline against `args.log`.
-pub async fn run(args: &Args) -> Result<(Stats, Option<f64>, Stats), String> {
+pub async fn run(args: &Args) -> Result<Rounds, String> {
     let scheme = args.log.split("://").next().unwrap_or_default();
     match scheme {
         "sqlite" => lite::run(args).await,
@@ -53,16 +57,15 @@ pub async fn run(args: &Args) -> Result<(Stats, Option<f64>, Stats), String> {
     }
 }
 
-/// Opens a fresh log (new table prefix) for `args.log`, wrapped in group commit if asked: used by the
-/// recovery measurement.
+/// Opens a fresh log (new table prefix) for `args.log`: used by the recovery measurement.
 pub async fn open_log(args: &Args) -> Result<Arc<dyn SagaLog>, String> {
     let scheme = args.log.split("://").next().unwrap_or_default();
     match scheme {
-        "sqlite" => Ok(wrap(args, lite::open(args).await?)),
+        "sqlite" => Ok(Arc::new(lite::open(args).await?)),
         #[cfg(feature = "postgres")]
-        "postgres" | "postgresql" => Ok(wrap(args, pg::open(args).await?)),
+        "postgres" | "postgresql" => Ok(Arc::new(pg::open(args).await?)),
         #[cfg(feature = "mysql")]
-        "mysql" | "mariadb" => Ok(wrap(args, my::open(args).await?)),
+        "mysql" | "mariadb" => Ok(Arc::new(my::open(args).await?)),
         other => Err(format!(
             "log scheme {other:?} is not enabled (features `postgres`/`mysql` add those)"
         )),
@@ -70,20 +73,22 @@ pub async fn open_log(args: &Args) -> Result<Arc<dyn SagaLog>, String> {
 }
 
 fn config(args: &Args) -> SqlLogConfig {
-    SqlLogConfig::default()
+    let config = SqlLogConfig::default()
         .with_table_prefix(prefix())
-        .with_max_connections(u32::try_from(args.concurrency.clamp(2, 64)).unwrap_or(64))
+        .with_max_connections(u32::try_from(args.concurrency.clamp(2, 64)).unwrap_or(64));
+    let config = match args.ping_after_idle_ms {
+        Some(ms) => config.with_ping_after_idle(std::time::Duration::from_millis(ms)),
+        None => config,
+    };
+    if args.batching {
+        config
+    } else {
+        config.without_batching()
+    }
 }
 
-fn wrap<L: saga_sqlx::BatchWrite>(args: &Args, log: L) -> Arc<dyn SagaLog> {
-    if args.group_commit {
-        Arc::new(GroupCommitLog::new(
-            log,
-            GroupCommitConfig::default().with_max_batch(args.concurrency.clamp(1, 256)),
-        ))
-    } else {
-        Arc::new(log)
-    }
+fn drop_tables(done: saga_sqlx::Result<()>) -> Result<(), String> {
+    done.map_err(|e| format!("dropping the run's tables: {e}"))
 }
 
 fn warm(args: &Args) -> Args {
@@ -103,15 +108,25 @@ mod lite {
             .map_err(|e| e.to_string())
     }
 
-    pub(super) async fn run(args: &Args) -> Result<(Stats, Option<f64>, Stats), String> {
-        let _ = run_library(&warm(args), wrap(args, open(args).await?)).await;
-        let _ = baseline(&warm(args), open(args).await?).await;
-        let base = baseline(args, open(args).await?).await;
+    pub(super) async fn run(args: &Args) -> Result<Rounds, String> {
         let log = open(args).await?;
-        let before = log.stats().commits;
-        let lib = run_library(args, wrap(args, log.clone())).await;
-        let commits = (log.stats().commits - before) as f64 / args.sagas as f64;
-        Ok((lib, Some(commits), base))
+        let _ = run_library(&warm(args), Arc::new(log.clone())).await;
+        drop_tables(log.drop_tables().await)?;
+        let log = open(args).await?;
+        let _ = baseline(&warm(args), log.clone()).await;
+        drop_tables(log.drop_tables().await)?;
+        let (mut libs, mut commits, mut bases) = (Vec::new(), 0.0, Vec::new());
+        for _ in 0..args.rounds {
+            let log = open(args).await?;
+            bases.push(baseline(args, log.clone()).await);
+            drop_tables(log.drop_tables().await)?;
+            let log = open(args).await?;
+            let before = log.stats().commits;
+            libs.push(run_library(args, Arc::new(log.clone())).await);
+            commits = (log.stats().commits - before) as f64 / args.sagas as f64;
+            drop_tables(log.drop_tables().await)?;
+        }
+        Ok((libs, Some(commits), bases))
     }
 
     async fn baseline(args: &Args, log: SqliteSagaLog) -> Stats {
@@ -219,18 +234,32 @@ mod pg {
         Ok(n)
     }
 
-    pub(super) async fn run(args: &Args) -> Result<(Stats, Option<f64>, Stats), String> {
-        let _ = run_library(&warm(args), wrap(args, open(args).await?)).await;
-        let base = baseline(args, open(args).await?).await;
+    pub(super) async fn run(args: &Args) -> Result<Rounds, String> {
         let log = open(args).await?;
-        let before = xact_commit(&args.log).await?;
-        let lib = run_library(args, wrap(args, log.clone())).await;
-        // Closing the pool ends its backends, which flushes their statistics.
-        log.pool().close().await;
-        let after = xact_commit(&args.log).await?;
-        // The counting connection itself commits one read before `after` is taken.
-        let commits = (after - before - 1) as f64 / args.sagas as f64;
-        Ok((lib, Some(commits), base))
+        let _ = run_library(&warm(args), Arc::new(log.clone())).await;
+        drop_tables(log.drop_tables().await)?;
+        let (mut libs, mut commits, mut bases) = (Vec::new(), 0.0, Vec::new());
+        for _ in 0..args.rounds {
+            let log = open(args).await?;
+            bases.push(baseline(args, log.clone()).await);
+            drop_tables(log.drop_tables().await)?;
+            let log = open(args).await?;
+            let before = xact_commit(&args.log).await?;
+            libs.push(run_library(args, Arc::new(log.clone())).await);
+            // Closing the pool ends its backends, which flushes their statistics.
+            log.pool().close().await;
+            let after = xact_commit(&args.log).await?;
+            // The counting connection itself commits one read before `after` is taken.
+            commits = (after - before - 1) as f64 / args.sagas as f64;
+            let config = config(args)
+                .with_table_prefix(log.table_prefix())
+                .with_migrations(false);
+            let again = PostgresSagaLog::connect(&args.log, config)
+                .await
+                .map_err(|e| e.to_string())?;
+            drop_tables(again.drop_tables().await)?;
+        }
+        Ok((libs, Some(commits), bases))
     }
 
     async fn baseline(args: &Args, log: PostgresSagaLog) -> Stats {
@@ -314,15 +343,23 @@ mod my {
         row.1.parse().map_err(|e| format!("Com_commit: {e}"))
     }
 
-    pub(super) async fn run(args: &Args) -> Result<(Stats, Option<f64>, Stats), String> {
-        let _ = run_library(&warm(args), wrap(args, open(args).await?)).await;
-        let base = baseline(args, open(args).await?).await;
+    pub(super) async fn run(args: &Args) -> Result<Rounds, String> {
         let log = open(args).await?;
-        let before = com_commit(log.pool()).await?;
-        let lib = run_library(args, wrap(args, log.clone())).await;
-        let after = com_commit(log.pool()).await?;
-        let commits = (after - before) as f64 / args.sagas as f64;
-        Ok((lib, Some(commits), base))
+        let _ = run_library(&warm(args), Arc::new(log.clone())).await;
+        drop_tables(log.drop_tables().await)?;
+        let (mut libs, mut commits, mut bases) = (Vec::new(), 0.0, Vec::new());
+        for _ in 0..args.rounds {
+            let log = open(args).await?;
+            bases.push(baseline(args, log.clone()).await);
+            drop_tables(log.drop_tables().await)?;
+            let log = open(args).await?;
+            let before = com_commit(log.pool()).await?;
+            libs.push(run_library(args, Arc::new(log.clone())).await);
+            let after = com_commit(log.pool()).await?;
+            commits = (after - before) as f64 / args.sagas as f64;
+            drop_tables(log.drop_tables().await)?;
+        }
+        Ok((libs, Some(commits), bases))
     }
 
     async fn baseline(args: &Args, log: MySqlSagaLog) -> Stats {

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use saga::log::BatchingConfig;
+
 use crate::error::{Error, Result};
 
 /// The longest key prefix accepted, in bytes.
@@ -22,6 +24,7 @@ pub const MAX_SHARDS: u16 = 1024;
 /// assert_eq!(config.key_prefix(), "shop:orders");
 /// assert!(config.validate().is_ok());
 /// assert!(RedisLogConfig::default().with_key_prefix("Shop").validate().is_err());
+/// assert!(config.batching().is_some(), "writes are batched by default");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -32,11 +35,13 @@ pub struct RedisLogConfig {
     response_timeout: Duration,
     connect_timeout: Duration,
     connect_retries: usize,
+    batching: Option<BatchingConfig>,
 }
 
 impl Default for RedisLogConfig {
     /// Prefix `saga`, 16 shards, finished sagas kept 7 days, 2 s response timeout, 1 s connect
-    /// timeout, 6 connection attempts after the first (with exponential backoff).
+    /// timeout, 6 connection attempts after the first (with exponential backoff), writes batched
+    /// ([`BatchingConfig::default`]).
     fn default() -> Self {
         Self {
             key_prefix: "saga".to_owned(),
@@ -45,6 +50,7 @@ impl Default for RedisLogConfig {
             response_timeout: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(1),
             connect_retries: 6,
+            batching: Some(BatchingConfig::default()),
         }
     }
 }
@@ -98,6 +104,31 @@ impl RedisLogConfig {
     pub fn with_connect_retries(mut self, retries: usize) -> Self {
         self.connect_retries = retries;
         self
+    }
+
+    /// How concurrent `create`s and `append`s are batched (the default: natural batching with
+    /// [`BatchingConfig::default`]). A write that finds a writer lane free is sent at once, alone;
+    /// writes that arrive while the lanes are busy go to the server together as one pipeline (one
+    /// round trip). Each is still its own script, atomic and fenced on its own, with its own result:
+    /// a stale writer's append fails alone.
+    #[must_use]
+    pub fn with_batching(mut self, batching: BatchingConfig) -> Self {
+        self.batching = Some(batching);
+        self
+    }
+
+    /// Turns batching off: every `create` and `append` is its own request, sent from the caller's
+    /// task.
+    #[must_use]
+    pub fn without_batching(mut self) -> Self {
+        self.batching = None;
+        self
+    }
+
+    /// The batching settings, `None` when batching is off.
+    #[must_use]
+    pub const fn batching(&self) -> Option<BatchingConfig> {
+        self.batching
     }
 
     /// The key prefix.

@@ -1,74 +1,61 @@
-//! The write operations a [`GroupCommitLog`](crate::GroupCommitLog) coalesces, and the crate-internal
-//! trait each backend implements to run many of them in one transaction.
+//! Batched writes: the crate-internal trait each backend implements to run many writes in one
+//! transaction ([`BatchWrite`]), the runner a [`Coalescer`] drives it through, and the helpers the
+//! backends share. [`WriteOp`], [`OwnedAppend`] and [`WriteResult`] are the core crate's.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use saga::log::{Append, Lease, NewSaga};
-use saga::{LogError, LogEvent, SagaId, SagaLog, SagaState};
+use saga::log::{Append, BatchRunner, BatchingConfig, Coalescer, Lease, NewSaga};
+pub use saga::log::{OwnedAppend, WriteOp, WriteResult};
+use saga::{LogError, SagaLog};
 
 use crate::stats::SqlLogStats;
 
-/// An [`Append`] with owned events, so it can cross a channel.
-#[derive(Debug, Clone)]
-pub struct OwnedAppend {
-    pub(crate) id: SagaId,
-    pub(crate) expected_version: u64,
-    pub(crate) lease: Lease,
-    pub(crate) state: SagaState,
-    pub(crate) events: Vec<LogEvent>,
-    pub(crate) lease_ttl: Duration,
-}
+/// The coalescer of a log's writes.
+pub(crate) type Writes = Coalescer<WriteOp, WriteResult>;
 
-impl OwnedAppend {
-    /// Copies `a` (its events included).
-    #[must_use]
-    pub fn from_append(a: &Append<'_>) -> Self {
-        Self {
-            id: a.id,
-            expected_version: a.expected_version,
-            lease: a.lease,
-            state: a.state,
-            events: a.events.to_vec(),
-            lease_ttl: a.lease_ttl,
+/// Runs the batches of a [`Coalescer`] on a log: a batch of one is the log's own `create` or
+/// `append` (so a lone write costs exactly what it costs unbatched), a larger one is
+/// [`BatchWrite::write_batch`].
+struct Direct<L: ?Sized>(Arc<L>);
+
+#[async_trait]
+impl<L: BatchWrite + ?Sized> BatchRunner<WriteOp, WriteResult> for Direct<L> {
+    async fn run_batch(&self, mut ops: Vec<WriteOp>) -> Vec<WriteResult> {
+        if ops.len() == 1 {
+            if let Some(op) = ops.pop() {
+                return vec![match op {
+                    WriteOp::Create(s) => self.0.create(s).await.map(|l| l.fence),
+                    WriteOp::Append(a) => self.0.append(a.as_append()).await,
+                }];
+            }
         }
-    }
-
-    pub(crate) fn as_append(&self) -> Append<'_> {
-        Append::new(
-            self.id,
-            self.expected_version,
-            self.lease,
-            self.state,
-            &self.events,
-            self.lease_ttl,
-        )
+        self.0.write_batch(&ops).await
     }
 }
 
-/// One write of a batch.
-#[derive(Debug, Clone)]
-pub enum WriteOp {
-    /// A `create`.
-    Create(NewSaga),
-    /// An `append`.
-    Append(OwnedAppend),
+/// A coalescer writing through `log` (which should not batch itself).
+pub(crate) fn coalescer<L: BatchWrite + ?Sized>(log: Arc<L>, config: BatchingConfig) -> Writes {
+    Coalescer::new(Arc::new(Direct(log)), config)
 }
 
-impl WriteOp {
-    pub(crate) fn saga_id(&self) -> SagaId {
-        match self {
-            Self::Create(s) => s.id,
-            Self::Append(a) => a.id,
-        }
-    }
+/// `create` through a coalescer.
+pub(crate) async fn create_via(writes: &Writes, saga: NewSaga) -> Result<Lease, LogError> {
+    writes
+        .submit(WriteOp::Create(saga))
+        .await?
+        .map(|fence| Lease { fence })
 }
 
-/// What a successful write returns: the fence of a created saga's lease, or an append's new version.
-pub type WriteResult = Result<u64, LogError>;
+/// `append` through a coalescer.
+pub(crate) async fn append_via(writes: &Writes, append: &Append<'_>) -> Result<u64, LogError> {
+    writes
+        .submit(WriteOp::Append(OwnedAppend::from_append(append)))
+        .await?
+}
 
-/// A log that can run several writes in one transaction: what [`GroupCommitLog`](crate::GroupCommitLog)
-/// needs from the log it wraps. Implemented by every log of this crate.
+/// A log that can run several writes in one transaction: what the logs' own batching and a
+/// [`GroupCommitLog`](crate::GroupCommitLog) need from a log. Implemented by every log of this crate.
 #[async_trait]
 pub trait BatchWrite: SagaLog {
     /// Runs `ops` in one transaction where possible and returns one result per op, in order. A conflict
@@ -164,8 +151,10 @@ pub(crate) fn unique_runs(ops: &[WriteOp]) -> Vec<std::ops::Range<usize>> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
-    use saga::log::NewSaga;
+    use saga::SagaId;
 
     fn create(id: SagaId) -> WriteOp {
         WriteOp::Create(NewSaga::new(

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use saga::log::BatchingConfig;
+
 use crate::error::{Error, Result};
 
 /// Settings shared by [`PostgresSagaLog`](crate::PostgresSagaLog),
@@ -16,6 +18,8 @@ use crate::error::{Error, Result};
 ///     .with_max_connections(16)
 ///     .with_acquire_timeout(Duration::from_secs(5));
 /// assert_eq!(config.table_prefix(), "app_");
+/// assert!(config.batching().is_some(), "writes are batched by default");
+/// assert!(config.without_batching().batching().is_none());
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -25,11 +29,14 @@ pub struct SqlLogConfig {
     acquire_timeout: Duration,
     busy_timeout: Duration,
     run_migrations: bool,
+    batching: Option<BatchingConfig>,
+    ping_after_idle: Duration,
 }
 
 impl Default for SqlLogConfig {
     /// No table prefix, 10 pooled connections (SQLite: one writer), 10 s acquire timeout, 5 s SQLite busy
-    /// timeout, migrations run on `connect`.
+    /// timeout, migrations run on `connect`, writes batched ([`BatchingConfig::default`]), pooled
+    /// connections pinged before use after 10 s idle.
     fn default() -> Self {
         Self {
             table_prefix: String::new(),
@@ -37,6 +44,8 @@ impl Default for SqlLogConfig {
             acquire_timeout: Duration::from_secs(10),
             busy_timeout: Duration::from_secs(5),
             run_migrations: true,
+            batching: Some(BatchingConfig::default()),
+            ping_after_idle: Duration::from_secs(10),
         }
     }
 }
@@ -81,6 +90,49 @@ impl SqlLogConfig {
     pub fn with_migrations(mut self, run: bool) -> Self {
         self.run_migrations = run;
         self
+    }
+
+    /// How concurrent `create`s and `append`s are batched (the default: natural batching with
+    /// [`BatchingConfig::default`]). A write that finds a writer lane free runs at once, alone, so a
+    /// lone saga pays nothing; writes that arrive while the lanes are busy share the next
+    /// transaction (one commit, one WAL flush), each with its own result: one saga's conflict or
+    /// stale fence fails only its own write. Durability is unchanged: a write returns after its
+    /// batch committed. SQLite has one writer lane whatever `writers` says.
+    #[must_use]
+    pub fn with_batching(mut self, batching: BatchingConfig) -> Self {
+        self.batching = Some(batching);
+        self
+    }
+
+    /// Turns batching off: every `create` and `append` is its own transaction, run on the caller's
+    /// task.
+    #[must_use]
+    pub fn without_batching(mut self) -> Self {
+        self.batching = None;
+        self
+    }
+
+    /// A pooled connection idle for longer than this is pinged before it is handed out (and replaced
+    /// if the ping fails), e.g. after a database restart. Connections in steady use are not: a ping
+    /// is a round trip, and sqlx's default of pinging on every acquire doubled the round trips of
+    /// every write. A connection that broke while in use makes that write fail with a transient
+    /// error, which the executor retries. `Duration::ZERO` pings on every acquire.
+    #[must_use]
+    pub fn with_ping_after_idle(mut self, idle: Duration) -> Self {
+        self.ping_after_idle = idle;
+        self
+    }
+
+    /// How long a pooled connection may be idle before it is pinged before use.
+    #[must_use]
+    pub const fn ping_after_idle(&self) -> Duration {
+        self.ping_after_idle
+    }
+
+    /// The batching settings, `None` when batching is off.
+    #[must_use]
+    pub const fn batching(&self) -> Option<BatchingConfig> {
+        self.batching
     }
 
     /// The table prefix.

@@ -26,6 +26,7 @@ pub use config::SqlLogConfig;
 pub use error::{is_transient, Error, Result};
 pub use group_commit::{GroupCommitConfig, GroupCommitLog};
 pub use inbox::{Inbox, InboxOutcome};
+pub use saga::log::BatchingConfig;
 pub use secret::redact_url;
 pub use stats::SqlLogStats;
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use sqlx::pool::PoolOptions;
 use sqlx::Connection as _;
 
+use crate::batch::Writes;
 use crate::config::SqlLogConfig;
 use crate::error::{Error, Result};
 use crate::schema::Tables;
@@ -22,6 +23,9 @@ pub(crate) struct LogCore<DB: sqlx::Database, S> {
     pub(crate) counters: Arc<Counters>,
     /// The URL `connect` was given (shown redacted only); `None` for `with_pool`.
     pub(crate) url: Option<SecretUrl>,
+    /// The coalescer of `create`s and `append`s, unless batching is off. Its runner holds a clone of
+    /// the log without one.
+    pub(crate) writes: Option<Writes>,
 }
 
 impl<DB: sqlx::Database, S> Clone for LogCore<DB, S> {
@@ -32,6 +36,7 @@ impl<DB: sqlx::Database, S> Clone for LogCore<DB, S> {
             sql: Arc::clone(&self.sql),
             counters: Arc::clone(&self.counters),
             url: self.url.clone(),
+            writes: self.writes.clone(),
         }
     }
 }
@@ -51,6 +56,7 @@ impl<DB: sqlx::Database, S> LogCore<DB, S> {
             tables: Arc::new(tables),
             counters: Counters::new(),
             url: None,
+            writes: None,
         })
     }
 
@@ -60,12 +66,14 @@ impl<DB: sqlx::Database, S> LogCore<DB, S> {
             .field("url", &self.url)
             .field("table_prefix", &self.tables.prefix)
             .field("stats", &self.counters.snapshot())
+            .field("batching", &self.writes.as_ref().map(Writes::config))
             .finish_non_exhaustive()
     }
 }
 
 /// The skeleton of every `connect`: validates `config`, parses `url` with `options`, opens one direct
-/// connection to learn whether the database is there, then a pool sized and timed by `config` (then
+/// connection to learn whether the database is there, then a pool sized and timed by `config`, pinging
+/// only connections idle for `config.ping_after_idle()` before use (then
 /// adjusted by `pool`, e.g. a per-connection session setup), and returns it with the URL kept secret.
 /// Errors carry the redacted URL and a message without the password.
 ///
@@ -102,10 +110,22 @@ pub(crate) async fn open<DB: sqlx::Database>(
             return Err(connect_err(sqlx::Error::Io(timed_out)));
         }
     }
+    let idle = config.ping_after_idle();
     let opened = pool(
         PoolOptions::<DB>::new()
             .max_connections(config.max_connections())
-            .acquire_timeout(wait),
+            .acquire_timeout(wait)
+            // One round trip less per write: ping only connections that sat idle (see
+            // `SqlLogConfig::with_ping_after_idle`).
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= idle {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            }),
     )
     .connect_lazy_with(options);
     Ok((opened, secret))

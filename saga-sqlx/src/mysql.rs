@@ -36,6 +36,9 @@ fn db(e: sqlx::Error) -> LogError {
 /// AND version = ? AND fence = ?` plus the record inserts). Connections run at `READ COMMITTED`, and
 /// claims use `SELECT ... FOR UPDATE SKIP LOCKED`, so concurrent recoveries never take the same saga and
 /// do not block on each other's rows.
+///
+/// By default the writes of concurrent sagas are batched into shared transactions
+/// ([`SqlLogConfig::with_batching`]); a lone write still runs at once, on its own.
 #[derive(Clone)]
 pub struct MySqlSagaLog {
     core: LogCore<sqlx::MySql, sql::Statements>,
@@ -87,7 +90,11 @@ impl MySqlSagaLog {
     /// [`Error::InvalidTablePrefix`](crate::Error::InvalidTablePrefix).
     pub fn with_pool(pool: MySqlPool, config: &SqlLogConfig) -> Result<Self> {
         let core = LogCore::new(pool, config, sql::Statements::new)?;
-        Ok(Self { core })
+        let mut log = Self { core };
+        log.core.writes = config
+            .batching()
+            .map(|b| crate::batch::coalescer(std::sync::Arc::new(log.clone()), b));
+        Ok(log)
     }
 
     /// Creates or upgrades the tables; idempotent, and safe to run from several processes at once
@@ -183,6 +190,9 @@ fn duplicate_index(e: &sqlx::Error) -> bool {
 #[async_trait]
 impl SagaLog for MySqlSagaLog {
     async fn create(&self, saga: NewSaga) -> Result<Lease, LogError> {
+        if let Some(writes) = &self.core.writes {
+            return crate::batch::create_via(writes, saga).await;
+        }
         let mut tx = self.core.pool.begin().await.map_err(db)?;
         let fence = self.create_in(&mut tx, &saga).await?;
         tx.commit().await.map_err(db)?;
@@ -192,6 +202,9 @@ impl SagaLog for MySqlSagaLog {
     }
 
     async fn append(&self, append: Append<'_>) -> Result<u64, LogError> {
+        if let Some(writes) = &self.core.writes {
+            return crate::batch::append_via(writes, &append).await;
+        }
         let mut tx = self.core.pool.begin().await.map_err(db)?;
         let version = self.append_in(&mut tx, &append).await?;
         tx.commit().await.map_err(db)?;

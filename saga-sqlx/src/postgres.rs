@@ -24,9 +24,12 @@ const BACKEND: &str = "postgres";
 
 /// A [`SagaLog`] on PostgreSQL.
 ///
-/// Every `create` and `append` is one statement (an `INSERT`/`UPDATE` with its records in a
+/// Every unbatched `create` and `append` is one statement (an `INSERT`/`UPDATE` with its records in a
 /// data-modifying CTE), hence one commit and one round trip. Claims use `FOR UPDATE SKIP LOCKED`, so
 /// concurrent recoveries never take the same saga. Cheap to clone (the pool is shared).
+///
+/// By default the writes of concurrent sagas are batched into shared transactions
+/// ([`SqlLogConfig::with_batching`]); a lone write still runs at once, on its own.
 #[derive(Clone)]
 pub struct PostgresSagaLog {
     core: LogCore<sqlx::Postgres, sql::Statements>,
@@ -62,7 +65,11 @@ impl PostgresSagaLog {
     /// [`Error::InvalidTablePrefix`](crate::Error::InvalidTablePrefix).
     pub fn with_pool(pool: PgPool, config: &SqlLogConfig) -> Result<Self> {
         let core = LogCore::new(pool, config, sql::Statements::new)?;
-        Ok(Self { core })
+        let mut log = Self { core };
+        log.core.writes = config
+            .batching()
+            .map(|b| crate::batch::coalescer(std::sync::Arc::new(log.clone()), b));
+        Ok(log)
     }
 
     /// Creates or upgrades the tables; idempotent, and safe to run from several processes at once (an
@@ -149,6 +156,9 @@ rows::columns!(PgRow, saga_id: saga_id);
 #[async_trait]
 impl SagaLog for PostgresSagaLog {
     async fn create(&self, saga: NewSaga) -> Result<Lease, LogError> {
+        if let Some(writes) = &self.core.writes {
+            return crate::batch::create_via(writes, saga).await;
+        }
         let mut conn = self
             .core
             .pool
@@ -162,6 +172,9 @@ impl SagaLog for PostgresSagaLog {
     }
 
     async fn append(&self, append: Append<'_>) -> Result<u64, LogError> {
+        if let Some(writes) = &self.core.writes {
+            return crate::batch::append_via(writes, &append).await;
+        }
         let mut conn = self
             .core
             .pool

@@ -38,6 +38,9 @@ fn db(e: sqlx::Error) -> LogError {
 /// lock upgrade, and claims by several processes sharing the file are exclusive. Each `create` and
 /// `append` is one transaction; SQLite has no server-side commit counter, so [`stats`](Self::stats)
 /// counts them.
+///
+/// By default the writes of concurrent sagas are batched into shared transactions
+/// ([`SqlLogConfig::with_batching`]); a lone write still runs at once, on its own.
 #[derive(Clone)]
 pub struct SqliteSagaLog {
     core: LogCore<sqlx::Sqlite, sql::Statements>,
@@ -84,7 +87,11 @@ impl SqliteSagaLog {
         let core = LogCore::new(pool, config, |t| {
             sql::Statements::new(t).with_prebuilt_appends()
         })?;
-        Ok(Self { core })
+        let mut log = Self { core };
+        log.core.writes = config
+            .batching()
+            .map(|b| crate::batch::coalescer(std::sync::Arc::new(log.clone()), b.with_writers(1)));
+        Ok(log)
     }
 
     /// Creates or upgrades the tables in one immediate transaction; idempotent.
@@ -186,6 +193,9 @@ rows::columns!(SqliteRow, saga_id: saga_id);
 #[async_trait]
 impl SagaLog for SqliteSagaLog {
     async fn create(&self, saga: NewSaga) -> Result<Lease, LogError> {
+        if let Some(writes) = &self.core.writes {
+            return crate::batch::create_via(writes, saga).await;
+        }
         let mut tx = self.core.pool.begin_with(BEGIN).await.map_err(db)?;
         let fence = self.create_in(&mut tx, &saga).await?;
         tx.commit().await.map_err(db)?;
@@ -195,6 +205,9 @@ impl SagaLog for SqliteSagaLog {
     }
 
     async fn append(&self, append: Append<'_>) -> Result<u64, LogError> {
+        if let Some(writes) = &self.core.writes {
+            return crate::batch::append_via(writes, &append).await;
+        }
         let mut tx = self.core.pool.begin_with(BEGIN).await.map_err(db)?;
         let version = self.append_in(&mut tx, &append).await?;
         tx.commit().await.map_err(db)?;

@@ -1,5 +1,7 @@
-//! `BatchWrite::write_batch` (what `GroupCommitLog` runs) on every backend: a batch mixing successes,
-//! each kind of conflict, a missing saga and the same saga twice gives each write its own result.
+//! `BatchWrite::write_batch` (what the logs' batching and `GroupCommitLog` run) on every backend: a
+//! batch mixing successes, each kind of conflict, a missing saga and the same saga twice gives each
+//! write its own result. And through a log with default settings: concurrent appends share
+//! transactions, and a stale writer among them fails alone.
 
 mod common;
 
@@ -7,8 +9,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use saga::log::{Append, ConflictKind, Lease, NewSaga};
-use saga::{LogError, LogEvent, SagaId, SagaState};
-use saga_sqlx::{BatchWrite, OwnedAppend, SqlLogConfig, WriteOp, WriteResult};
+use saga::{LogError, LogEvent, SagaId, SagaLog, SagaState};
+use saga_sqlx::{BatchWrite, OwnedAppend, SqlLogConfig, SqlLogStats, WriteOp, WriteResult};
 
 const TTL: Duration = Duration::from_secs(30);
 
@@ -122,6 +124,90 @@ async fn contract<L: BatchWrite>(log: L) {
         assert_eq!(s.records.len() as u64, version, "saga {id}");
     }
     assert!(log.load(unknown).await.expect("load").is_none());
+}
+
+/// 16 sagas, then one append each, all at once through the log's own batching (a single task polls
+/// them all before any can finish, so all but the writes that find a lane free wait in its queue);
+/// the 6th carries a stale fence.
+async fn stale_write_fails_alone<L: SagaLog>(log: &L, stats: impl Fn() -> SqlLogStats) {
+    let ids: Vec<SagaId> = (0..16).map(|_| SagaId::new()).collect();
+    let creates = ids.iter().map(|id| {
+        log.create(NewSaga::new(
+            *id,
+            "batch",
+            1,
+            Bytes::from_static(b"{}"),
+            "me",
+            TTL,
+        ))
+    });
+    for created in futures::future::join_all(creates).await {
+        assert_eq!(created.expect("create").fence, 1);
+    }
+    let events = [step(0)];
+    let before = stats().commits;
+    let appends = ids.iter().enumerate().map(|(i, id)| {
+        let fence = if i == 5 { 7 } else { 1 };
+        log.append(Append::new(
+            *id,
+            1,
+            Lease { fence },
+            SagaState::Running,
+            &events,
+            TTL,
+        ))
+    });
+    let results = futures::future::join_all(appends).await;
+    let commits = stats().commits - before;
+    for (i, r) in results.iter().enumerate() {
+        if i == 5 {
+            assert!(
+                matches!(
+                    r,
+                    Err(LogError::Conflict {
+                        kind: ConflictKind::LeaseLost,
+                        ..
+                    })
+                ),
+                "{r:?}"
+            );
+        } else {
+            assert!(matches!(r, Ok(2)), "append {i}: {r:?}");
+        }
+    }
+    assert!(
+        commits < 16,
+        "16 appends shared transactions: {commits} commits"
+    );
+    for (i, id) in ids.iter().enumerate() {
+        let s = log.load(*id).await.expect("load").expect("exists");
+        assert_eq!(s.instance.version, if i == 5 { 1 } else { 2 }, "saga {i}");
+    }
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_stale_write_fails_alone_in_its_batch() {
+    if let Some(log) = common::postgres(config()).await {
+        stale_write_fails_alone(&log, || log.stats()).await;
+        log.drop_tables().await.expect("drop");
+    }
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_stale_write_fails_alone_in_its_batch() {
+    if let Some(log) = common::mysql(config()).await {
+        stale_write_fails_alone(&log, || log.stats()).await;
+        log.drop_tables().await.expect("drop");
+    }
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_stale_write_fails_alone_in_its_batch() {
+    let (log, _dir) = common::sqlite(config()).await;
+    stale_write_fails_alone(&log, || log.stats()).await;
 }
 
 #[cfg(feature = "postgres")]

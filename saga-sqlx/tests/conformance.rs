@@ -1,5 +1,6 @@
-//! The shared `SagaLog` conformance suite against every backend, plain and behind group commit, one
-//! test per check; each check gets its own table prefix and drops its tables afterwards.
+//! The shared `SagaLog` conformance suite against every backend with default settings (writes
+//! batched) and with batching off, and (SQLite) behind a `GroupCommitLog`, one test per check; each
+//! check gets its own table prefix and drops its tables afterwards.
 
 mod common;
 
@@ -11,6 +12,10 @@ use saga_sqlx::{GroupCommitConfig, GroupCommitLog, SqlLogConfig};
 
 fn config() -> SqlLogConfig {
     SqlLogConfig::default().with_table_prefix(common::prefix())
+}
+
+fn unbatched() -> SqlLogConfig {
+    config().without_batching()
 }
 
 /// The log under test, and the plain log whose tables are dropped after the check.
@@ -76,14 +81,14 @@ mod postgres {
 }
 
 #[cfg(feature = "postgres")]
-mod postgres_group_commit {
+mod postgres_unbatched {
     use super::*;
 
     saga::log_conformance_tests!(
         || async {
-            common::postgres(config())
+            common::postgres(unbatched())
                 .await
-                .map(|l| Fixture::group_commit(l, None))
+                .map(|l| Fixture::plain(l, None))
         },
         drop_tables!()
     );
@@ -104,14 +109,14 @@ mod mysql {
 }
 
 #[cfg(feature = "mysql")]
-mod mysql_group_commit {
+mod mysql_unbatched {
     use super::*;
 
     saga::log_conformance_tests!(
         || async {
-            common::mysql(config())
+            common::mysql(unbatched())
                 .await
-                .map(|l| Fixture::group_commit(l, None))
+                .map(|l| Fixture::plain(l, None))
         },
         drop_tables!()
     );
@@ -131,12 +136,25 @@ mod sqlite {
 }
 
 #[cfg(feature = "sqlite")]
+mod sqlite_unbatched {
+    use super::*;
+
+    saga::log_conformance_tests!(
+        || async {
+            let (log, dir) = common::sqlite(unbatched()).await;
+            Some(Fixture::plain(log, Some(dir)))
+        },
+        drop_tables!()
+    );
+}
+
+#[cfg(feature = "sqlite")]
 mod sqlite_group_commit {
     use super::*;
 
     saga::log_conformance_tests!(
         || async {
-            let (log, dir) = common::sqlite(config()).await;
+            let (log, dir) = common::sqlite(unbatched()).await;
             Some(Fixture::group_commit(log, Some(dir)))
         },
         drop_tables!()

@@ -1,7 +1,5 @@
 //! Connecting a [`RedisSagaLog`], checking the prefix's layout, and deleting a prefix's keys.
 
-use std::sync::Arc;
-
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands as _, RedisError};
 
@@ -53,16 +51,14 @@ impl RedisSagaLog {
             })?;
         let counters = Counters::new();
         counters.round_trip(0);
-        Ok(Self {
-            inner: Arc::new(Inner {
-                conn: scripts::Conn::new(manager, counters),
-                keys,
-                retention_ms: config.retention().map_or(0, millis),
-                defs: defs::Definitions::default(),
-                url: secret,
-                config,
-            }),
-        })
+        Ok(Self::new(Inner {
+            conn: scripts::Conn::new(manager, counters),
+            keys,
+            retention_ms: config.retention().map_or(0, millis),
+            defs: defs::Definitions::default(),
+            url: secret,
+            config,
+        }))
     }
 
     /// Deletes every key of this prefix (`SCAN` + `UNLINK`), sagas and indexes and `<prefix>:meta`:

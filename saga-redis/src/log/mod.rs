@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use saga::log::{
-    Append, ClaimBatch, ClaimRequest, Lease, ListQuery, NewSaga, SagaInstance, SagaSnapshot,
+    Append, BatchRunner, ClaimBatch, ClaimRequest, Coalescer, Lease, ListQuery, NewSaga,
+    OwnedAppend, SagaInstance, SagaSnapshot, WriteOp, WriteResult,
 };
 use saga::{LogError, SagaId, SagaLog};
 
@@ -40,9 +41,32 @@ fn millis(d: Duration) -> u64 {
 /// server's clock. Claims read candidates from per-definition indexes in id order and take each with a
 /// check-and-take script, so two claimants never share a saga. See the [crate docs](crate) for the
 /// key layout and what holds on Redis Cluster. Cheap to clone (the connection is shared).
+///
+/// Writes are batched by default ([`RedisLogConfig::with_batching`]): writes of concurrent sagas that
+/// arrive while earlier ones are on the wire go to the server together as one pipeline.
 #[derive(Clone)]
 pub struct RedisSagaLog {
     inner: Arc<Inner>,
+    /// The coalescer of `create`s and `append`s, unless batching is off.
+    writes: Option<Coalescer<WriteOp, WriteResult>>,
+}
+
+/// Runs the batches of a log's coalescer: a batch of one as the plain write, more as one pipeline.
+struct Writer(Arc<Inner>);
+
+#[async_trait]
+impl BatchRunner<WriteOp, WriteResult> for Writer {
+    async fn run_batch(&self, mut ops: Vec<WriteOp>) -> Vec<WriteResult> {
+        if ops.len() == 1 {
+            if let Some(op) = ops.pop() {
+                return vec![match op {
+                    WriteOp::Create(s) => write::create(&self.0, s).await.map(|l| l.fence),
+                    WriteOp::Append(a) => write::append(&self.0, &a.as_append()).await,
+                }];
+            }
+        }
+        write::write_batch(&self.0, ops).await
+    }
 }
 
 /// What the clones of one log share.
@@ -63,11 +87,22 @@ impl std::fmt::Debug for RedisSagaLog {
             .field("shards", &self.inner.keys.shards())
             .field("retention", &self.inner.config.retention())
             .field("stats", &self.stats())
+            .field("batching", &self.writes.as_ref().map(Coalescer::config))
             .finish_non_exhaustive()
     }
 }
 
 impl RedisSagaLog {
+    /// The log over `inner`, batching its writes if its config says so.
+    fn new(inner: Inner) -> Self {
+        let inner = Arc::new(inner);
+        let writes = inner
+            .config
+            .batching()
+            .map(|b| Coalescer::new(Arc::new(Writer(Arc::clone(&inner))), b));
+        Self { inner, writes }
+    }
+
     /// Round-trip and script counters of this log (and its clones).
     #[must_use]
     pub fn stats(&self) -> RedisLogStats {
@@ -90,11 +125,23 @@ impl RedisSagaLog {
 #[async_trait]
 impl SagaLog for RedisSagaLog {
     async fn create(&self, saga: NewSaga) -> Result<Lease, LogError> {
-        write::create(&self.inner, saga).await
+        match &self.writes {
+            Some(writes) => writes
+                .submit(WriteOp::Create(saga))
+                .await?
+                .map(|fence| Lease { fence }),
+            None => write::create(&self.inner, saga).await,
+        }
     }
 
     async fn append(&self, append: Append<'_>) -> Result<u64, LogError> {
-        write::append(&self.inner, &append).await
+        match &self.writes {
+            Some(writes) => {
+                let op = WriteOp::Append(OwnedAppend::from_append(&append));
+                writes.submit(op).await?
+            }
+            None => write::append(&self.inner, &append).await,
+        }
     }
 
     async fn load(&self, id: SagaId) -> Result<Option<SagaSnapshot>, LogError> {

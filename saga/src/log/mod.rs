@@ -19,6 +19,7 @@
 //! Run the shared conformance suite, [`crate::testing::conformance::log`], against your implementation.
 
 mod args;
+mod coalesce;
 mod columns;
 mod error;
 mod event;
@@ -26,10 +27,12 @@ mod kind;
 mod memory;
 mod rows;
 mod state;
+mod write_op;
 
 use async_trait::async_trait;
 
 pub use args::{Append, ClaimRequest, ClaimTarget, ListQuery, NewSaga};
+pub use coalesce::{BatchAbandoned, BatchRunner, BatchingConfig, Coalescer};
 pub use columns::{EventParts, MalformedEvent};
 pub use error::{ConflictKind, LogError};
 pub use event::{AbortReason, LogEvent};
@@ -37,6 +40,7 @@ pub use kind::EventKind;
 pub use memory::{InMemoryLog, InMemoryLogStats};
 pub use rows::{ClaimBatch, Claimed, CorruptSaga, Lease, LogRecord, SagaInstance, SagaSnapshot};
 pub use state::{ParseStateError, SagaState};
+pub use write_op::{OwnedAppend, WriteOp, WriteResult};
 
 use crate::id::SagaId;
 
