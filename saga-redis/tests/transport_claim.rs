@@ -29,8 +29,8 @@ async fn a_killed_consumer_s_pending_entries_are_claimed_and_finished_by_another
     let ledger = Arc::new(Ledger::default());
     // One inbox for both replicas of each service, as a shared database would be.
     let store: Arc<dyn IdempotencyStore> = Arc::new(InMemoryIdempotencyStore::new());
-    let work = Duration::from_millis(30);
-    let victims = shop::participants(&doomed, &store, &ledger, work).await;
+    // The doomed replicas never finish a command: whatever they take stays pending until they die.
+    let victims = shop::participants(&doomed, &store, &ledger, Duration::from_secs(3600)).await;
     let router = ReplyRouter::start(
         Arc::new(orchestrator),
         RouterConfig::default().with_owner_id(format!("orch-{prefix}")),
@@ -49,10 +49,12 @@ async fn a_killed_consumer_s_pending_entries_are_claimed_and_finished_by_another
         };
         handles.push(executor.start(order).await.expect("start"));
     }
-    // The survivors join once work is under way; then the first replicas die with entries pending.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let survivors = shop::participants(&survivor, &store, &ledger, work).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Once the doomed replicas hold a command, the survivors join and the first replicas die with
+    // entries pending.
+    tokio::time::timeout(Duration::from_secs(60), ledger.started_at_least(1))
+        .await
+        .expect("a doomed replica takes a command");
+    let survivors = shop::participants(&survivor, &store, &ledger, Duration::from_millis(30)).await;
     for p in victims {
         p.abort();
     }

@@ -31,9 +31,32 @@ pub struct Ledger {
     pub balance: Mutex<i64>,
     pub reserved: Mutex<i64>,
     pub shipped: AtomicU64,
+    /// Handler calls begun (before their work), and a signal each time one begins.
+    pub started: AtomicU64,
+    started_signal: tokio::sync::Notify,
 }
 
 impl Ledger {
+    /// Counts a handler call as begun, then takes its `work`.
+    async fn begin(&self, work: Duration) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+        self.started_signal.notify_waiters();
+        tokio::time::sleep(work).await;
+    }
+
+    /// Resolves once at least `n` handler calls have begun.
+    pub async fn started_at_least(&self, n: u64) {
+        loop {
+            let signal = self.started_signal.notified();
+            tokio::pin!(signal);
+            signal.as_mut().enable();
+            if self.started.load(Ordering::Relaxed) >= n {
+                return;
+            }
+            signal.await;
+        }
+    }
+
     /// Applies `effect` once per idempotency key; `true` if it was applied now.
     fn apply(&self, ctx: &CommandContext, effect: &'static str) -> bool {
         self.executions.fetch_add(1, Ordering::Relaxed);
@@ -83,7 +106,7 @@ pub async fn participants(
                 .command("reserve", move |ctx, amount: u64| {
                     let l = Arc::clone(&l);
                     async move {
-                        tokio::time::sleep(work).await;
+                        l.begin(work).await;
                         if l.apply(&ctx, "reserve") {
                             *l.reserved.lock() += i64::try_from(amount).unwrap_or(0);
                         }
@@ -95,7 +118,7 @@ pub async fn participants(
                     move |ctx, amount: u64| {
                         let l = Arc::clone(&l);
                         async move {
-                            tokio::time::sleep(work).await;
+                            l.begin(work).await;
                             if l.apply(&ctx, "release") {
                                 *l.reserved.lock() -= i64::try_from(amount).unwrap_or(0);
                             }
@@ -107,7 +130,7 @@ pub async fn participants(
                 .command("charge", move |ctx, amount: u64| {
                     let l = Arc::clone(&l);
                     async move {
-                        tokio::time::sleep(work).await;
+                        l.begin(work).await;
                         if l.apply(&ctx, "charge") {
                             *l.balance.lock() += i64::try_from(amount).unwrap_or(0);
                         }
@@ -119,7 +142,7 @@ pub async fn participants(
                     move |ctx, amount: u64| {
                         let l = Arc::clone(&l);
                         async move {
-                            tokio::time::sleep(work).await;
+                            l.begin(work).await;
                             if l.apply(&ctx, "refund") {
                                 *l.balance.lock() -= i64::try_from(amount).unwrap_or(0);
                             }
@@ -130,7 +153,7 @@ pub async fn participants(
             _ => b.command("ship", move |ctx, refuse: bool| {
                 let l = Arc::clone(&l);
                 async move {
-                    tokio::time::sleep(work).await;
+                    l.begin(work).await;
                     if refuse {
                         return Err(StepError::permanent("carrier refused"));
                     }
