@@ -101,7 +101,7 @@ struct Shared<Op, Out> {
     config: BatchingConfig,
 }
 
-/// Coalesces concurrent writes into batches (see the [module docs](self)). Cheap to clone; clones
+/// Coalesces concurrent writes into batches, tuned by [`BatchingConfig`]. Cheap to clone; clones
 /// share the queue and the lanes. Spawns no task until writes queue up, and none outlives the queue.
 pub struct Coalescer<Op, Out> {
     shared: Arc<Shared<Op, Out>>,

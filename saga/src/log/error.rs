@@ -17,7 +17,7 @@ pub enum ConflictKind {
     Finished,
 }
 
-/// Errors of a [`SagaLog`].
+/// Errors of a [`SagaLog`](crate::log::SagaLog).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LogError {
@@ -48,7 +48,7 @@ pub enum LogError {
         /// What was wrong.
         message: String,
     },
-    /// The log does not implement this operation (e.g. a [`ClaimTarget`] added after it was written).
+    /// The log does not implement this operation (e.g. a [`ClaimTarget`](crate::log::ClaimTarget) added after it was written).
     /// Returned instead of silently doing nothing.
     #[error("{backend} does not support {operation}")]
     Unsupported {
