@@ -39,8 +39,6 @@ async fn sagas_in_flight_survive_a_server_kill_and_restart() {
     let router = ReplyRouter::start(o, RouterConfig::default().with_owner_id("restart"))
         .await
         .expect("router");
-    // Past the append-only file's one-second fsync: the groups are on disk.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     let executor = Executor::new(
         shop::definition(&router, Duration::from_secs(3), 40),
         Arc::new(InMemoryLog::new()),
@@ -53,7 +51,11 @@ async fn sagas_in_flight_survive_a_server_kill_and_restart() {
         };
         handles.push(executor.start(order).await.expect("start"));
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Kill while the sagas are provably in flight: 500 handler calls begun of the ≥ 3,100 the run
+    // needs.
+    tokio::time::timeout(Duration::from_secs(60), ledger.started_at_least(500))
+        .await
+        .expect("the sagas make progress before the kill");
     server.kill();
     let at_kill = ledger.effects.lock().len();
     assert!(
@@ -61,6 +63,7 @@ async fn sagas_in_flight_survive_a_server_kill_and_restart() {
         "sagas were still in flight at the kill ({at_kill} of 3100 effects)"
     );
     println!("{at_kill} of 3100 effects applied when the server was killed");
+    // The outage itself: the server stays down for a while before it comes back.
     tokio::time::sleep(Duration::from_millis(700)).await;
     server.restart();
     let (mut completed, mut compensated) = (0, 0);

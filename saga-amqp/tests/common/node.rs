@@ -143,6 +143,11 @@ impl Node {
         }
     }
 
+    /// Whether the node accepts AMQP connections on its port.
+    pub fn is_listening(&self) -> bool {
+        listening(self.port)
+    }
+
     /// Whether epmd still lists the node.
     fn registered(&self) -> bool {
         let short = self.name.split('@').next().unwrap_or_default().to_owned();

@@ -18,14 +18,61 @@ pub struct Job {
     pub fail_at: Option<u32>,
 }
 
-/// Every effect applied, by idempotency key, with how many times it was applied.
-#[derive(Default)]
+/// Every effect applied, by idempotency key, with how many times it was applied; optionally holding
+/// the commands of the later steps until the test releases them.
 pub struct Ledger {
     effects: Mutex<HashMap<String, u32>>,
     redeliveries: std::sync::atomic::AtomicU64,
+    /// Commands of this step and later ones wait for `open` (`u32::MAX`: none wait).
+    held_from: std::sync::atomic::AtomicU32,
+    open: tokio::sync::watch::Sender<bool>,
+    waiting: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Self {
+            effects: Mutex::default(),
+            redeliveries: std::sync::atomic::AtomicU64::new(0),
+            held_from: std::sync::atomic::AtomicU32::new(u32::MAX),
+            open: tokio::sync::watch::Sender::new(true),
+            waiting: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
 }
 
 impl Ledger {
+    /// Commands of step `step` and later ones wait, delivered and unacknowledged, until
+    /// [`Ledger::release`]: a test that must act while sagas are provably in flight holds them.
+    pub fn hold_from(&self, step: u32) {
+        self.open.send_replace(false);
+        self.held_from
+            .store(step, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Lets held commands (and every later one) go on.
+    pub fn release(&self) {
+        self.open.send_replace(true);
+    }
+
+    /// How many command deliveries have waited at the hold so far.
+    pub fn waited(&self) -> u64 {
+        self.waiting.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits here if `step` is held.
+    async fn pass(&self, step: u32) {
+        if step < self.held_from.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let mut open = self.open.subscribe();
+        if !*open.borrow_and_update() {
+            self.waiting
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        let _ = open.wait_for(|o| *o).await;
+    }
+
     /// How many commands arrived as a redelivery (delivered before, to anyone).
     pub fn redeliveries(&self) -> u64 {
         self.redeliveries.load(std::sync::atomic::Ordering::Relaxed)
@@ -81,6 +128,7 @@ pub async fn participants(
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 async move {
+                    ledger.pass(i).await;
                     if !work.is_zero() {
                         tokio::time::sleep(work).await;
                     }

@@ -36,7 +36,9 @@ fn spawn(port: u16, dir: &Path, appendonly: bool) -> std::io::Result<Child> {
             "",
         ])
         .args(["--appendonly", if appendonly { "yes" } else { "no" }])
-        .args(["--appendfsync", "everysec", "--daemonize", "no"])
+        // `always`: what was acknowledged before a kill is on disk, so a test never has to sleep past
+        // the one-second fsync of `everysec` before killing.
+        .args(["--appendfsync", "always", "--daemonize", "no"])
         .arg("--dir")
         .arg(dir)
         .stdout(Stdio::null())
