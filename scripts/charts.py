@@ -59,6 +59,7 @@ def charted(line):
         and line.get("transport", "inproc") == "inproc"
         and line.get("log") != "memory"
         and line.get("ping_after_idle_ms") is None
+        and "scaling" not in line
     )
 
 
@@ -182,7 +183,12 @@ def table(lines, log):
         "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for line in lines:
-        if line.get("log") != log:
+        if (
+            line.get("log") != log
+            or "scaling" in line
+            or "recovery" in line
+            or line.get("transport", "inproc") != "inproc"
+        ):
             continue
         base = line.get("baseline") or {}
         commits = line.get("commits_per_saga")

@@ -15,6 +15,7 @@ mod redis_log;
 #[cfg(feature = "redis")]
 mod redis_raw;
 mod runner;
+mod scale;
 #[cfg(feature = "sqlx")]
 mod sql;
 #[cfg(feature = "redis")]
@@ -45,6 +46,9 @@ fn main() {
         }
         if args.transport != "inproc" {
             return run_transport(&args).await;
+        }
+        if !args.preload.is_empty() {
+            return run_scaling(&args).await;
         }
         if args.log == "memory" {
             Ok(run_memory(&args).await)
@@ -101,10 +105,23 @@ async fn run_memory(args: &Args) -> serde_json::Value {
     }
     let mut line = report(args, lib, Some(commits), baseline);
     if let Some(n) = args.recover {
-        let (rate, secs) = runner::run_recovery(args, n, Arc::new(InMemoryLog::new())).await;
-        add_recovery(&mut line, n, rate, secs, lib);
+        let recovery = runner::run_recovery(args, n, Arc::new(InMemoryLog::new())).await;
+        add_recovery(&mut line, n, &recovery, lib);
     }
     line
+}
+
+/// `--preload N,…`: the library's rate while the log already holds N finished sagas.
+async fn run_scaling(args: &Args) -> Result<serde_json::Value, String> {
+    if args.log == "memory" {
+        return Ok(scale::run_memory(args, &args.preload).await);
+    }
+    #[cfg(feature = "sqlx")]
+    {
+        scale::run(args, &args.preload).await
+    }
+    #[cfg(not(feature = "sqlx"))]
+    Err("--preload with a SQL log needs the `sqlx` feature".into())
 }
 
 #[cfg(feature = "sqlx")]
@@ -116,9 +133,10 @@ async fn run_sql(args: &Args) -> Result<serde_json::Value, String> {
     let mut line = report(args, lib, commits, baseline);
     add_rounds(&mut line, &libs, &baselines);
     if let Some(n) = args.recover {
-        let log = sql::open_log(args).await?;
-        let (rate, secs) = runner::run_recovery(args, n, log).await;
-        add_recovery(&mut line, n, rate, secs, lib);
+        let opened = sql::open(args).await?;
+        let recovery = runner::run_recovery(args, n, opened.log()).await;
+        opened.drop_tables().await?;
+        add_recovery(&mut line, n, &recovery, lib);
     }
     Ok(line)
 }
@@ -168,6 +186,12 @@ async fn run_redis_log(args: &Args) -> Result<serde_json::Value, String> {
     line["round_trips_per_saga"] = serde_json::json!((r.round_trips * 100.0).round() / 100.0);
     line["baseline_plain_writes"] = plain.json();
     add_rounds(&mut line, &r.library, &r.baseline);
+    if let Some(n) = args.recover {
+        let log = redis_log::open_log(args).await?;
+        let recovery = runner::run_recovery(args, n, Arc::new(log.clone())).await;
+        log.delete_all().await.map_err(|e| e.to_string())?;
+        add_recovery(&mut line, n, &recovery, lib);
+    }
     Ok(line)
 }
 
@@ -243,7 +267,7 @@ async fn amqp_log(
     }
     #[cfg(feature = "sqlx")]
     {
-        Ok((sql::open_log(args).await?, None))
+        Ok((sql::open(args).await?.log(), None))
     }
     #[cfg(not(feature = "sqlx"))]
     {
@@ -257,12 +281,13 @@ async fn run_amqp(_args: &Args) -> Result<serde_json::Value, String> {
 }
 
 /// Adds the recovery figures (`--recover N`): N sagas abandoned mid-saga, then `recover()`ed.
-fn add_recovery(line: &mut serde_json::Value, n: usize, rate: f64, secs: f64, steady: Stats) {
+fn add_recovery(line: &mut serde_json::Value, n: usize, r: &runner::Recovery, steady: Stats) {
     line["recovery"] = serde_json::json!({
         "sagas": n,
-        "seconds": (secs * 1000.0).round() / 1000.0,
-        "sagas_per_sec": rate.round(),
-        "ratio_to_steady": ((rate / steady.sagas_per_sec) * 1000.0).round() / 1000.0,
+        "seconds": (r.seconds * 1000.0).round() / 1000.0,
+        "sagas_per_sec": r.rate.round(),
+        "ratio_to_steady": ((r.rate / steady.sagas_per_sec) * 1000.0).round() / 1000.0,
+        "rss_bytes_per_in_flight_saga": r.bytes_per_saga.map(f64::round),
     });
 }
 

@@ -25,10 +25,15 @@ pub struct Args {
     /// SQL logs: ping pooled connections idle this long before use (`--ping-after-idle-ms`; 0 pings
     /// on every acquire, sqlx's default); `None` keeps the log's default.
     pub ping_after_idle_ms: Option<u64>,
+    /// SQL logs: writer lanes of the natural batching (`--writers`); `None` keeps the default.
+    pub writers: Option<usize>,
     /// Alternating rounds of baseline and library (SQL and Redis logs); each side reports the median.
     pub rounds: usize,
     /// Also measure recovery: this many sagas in flight are abandoned mid-saga and `recover()`ed.
     pub recover: Option<usize>,
+    /// Scaling instead of library against baseline: the library's rate while the log already holds
+    /// each of these numbers of finished sagas (`--preload 1000,100000,1000000`).
+    pub preload: Vec<usize>,
 }
 
 impl Args {
@@ -44,6 +49,8 @@ impl Args {
             rounds: 2,
             ping_after_idle_ms: None,
             recover: None,
+            preload: Vec::new(),
+            writers: None,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
@@ -63,9 +70,20 @@ impl Args {
                         other => return Err(format!("--batching on|off, not {other:?}")),
                     }
                 }
+                "--writers" => a.writers = Some(num(value()?)?.max(1)),
                 "--rounds" => a.rounds = num(value()?)?.max(1),
                 "--ping-after-idle-ms" => a.ping_after_idle_ms = Some(num(value()?)? as u64),
                 "--recover" => a.recover = Some(num(value()?)?.max(1)),
+                "--preload" => {
+                    a.preload = value()?
+                        .split(',')
+                        .map(|n| {
+                            n.trim()
+                                .parse::<usize>()
+                                .map_err(|e| format!("--preload: {e}"))
+                        })
+                        .collect::<Result<_, _>>()?;
+                }
                 // cargo bench passes --bench to harness = false targets.
                 "--bench" => {}
                 other => return Err(format!("unknown argument {other}")),
@@ -201,9 +219,8 @@ fn definition_with(steps: usize, fail_at: Option<usize>, hang: Option<Hang>) -> 
 
 /// Recovery after a crash: `n` sagas are started and parked in step 2 (all in flight at once), their
 /// drivers are aborted as if the process were killed (every transition so far is in the log), and a
-/// restarted executor with the same owner id times `recover()`. Returns (sagas recovered per second,
-/// seconds).
-pub async fn run_recovery(args: &Args, n: usize, log: Arc<dyn SagaLog>) -> (f64, f64) {
+/// restarted executor with the same owner id times `recover()`.
+pub async fn run_recovery(args: &Args, n: usize, log: Arc<dyn SagaLog>) -> Recovery {
     let config = saga::ExecutorConfig::default()
         .with_owner_id("loadgen-recovery")
         .with_recovery_concurrency(args.concurrency);
@@ -219,6 +236,7 @@ pub async fn run_recovery(args: &Args, n: usize, log: Arc<dyn SagaLog>) -> (f64,
         config.clone(),
     );
     use futures::StreamExt;
+    let rss_before = rss_bytes();
     let handles: Vec<_> = futures::stream::iter(0..n)
         .map(|_| crashing.start(()))
         .buffer_unordered(args.concurrency)
@@ -226,6 +244,10 @@ pub async fn run_recovery(args: &Args, n: usize, log: Arc<dyn SagaLog>) -> (f64,
         .collect()
         .await;
     hang.all_arrived.notified().await;
+    let bytes_per_saga = match (rss_before, rss_bytes()) {
+        (Some(before), Some(after)) => Some(after.saturating_sub(before) as f64 / n as f64),
+        _ => None,
+    };
     for h in &handles {
         h.abort();
     }
@@ -247,7 +269,29 @@ pub async fn run_recovery(args: &Args, n: usize, log: Arc<dyn SagaLog>) -> (f64,
         want, n,
         "every abandoned saga reached its terminal state: {report:?}"
     );
-    (n as f64 / secs, secs)
+    Recovery {
+        rate: n as f64 / secs,
+        seconds: secs,
+        bytes_per_saga,
+    }
+}
+
+/// What [`run_recovery`] measured.
+pub struct Recovery {
+    /// Sagas recovered per second.
+    pub rate: f64,
+    pub seconds: f64,
+    /// The process's resident memory growth while the sagas were all in flight, per saga (executor
+    /// task, saga state, the log's share, the handle): an upper bound of the memory one in-flight saga
+    /// costs, since the allocator may also keep what it held before.
+    pub bytes_per_saga: Option<f64>,
+}
+
+/// The process's resident set size (Linux `/proc/self/statm`), `None` elsewhere.
+fn rss_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
 }
 
 /// Runs the library over `log` and checks every saga ended as expected.

@@ -10,11 +10,13 @@
 
 use std::sync::Arc;
 
-use saga::SagaLog;
 use saga_sqlx::sqlx;
 use saga_sqlx::SqlLogConfig;
 
 use crate::runner::{drive, run_library, Args, Stats};
+
+mod opened;
+pub use opened::{open, Dialect, Opened};
 
 /// Each append of one saga, as a number of events (the executor's batching: the last forward step
 /// carries `Completed`, the last compensation carries `Compensated`).
@@ -57,21 +59,6 @@ pub async fn run(args: &Args) -> Result<Rounds, String> {
     }
 }
 
-/// Opens a fresh log (new table prefix) for `args.log`: used by the recovery measurement.
-pub async fn open_log(args: &Args) -> Result<Arc<dyn SagaLog>, String> {
-    let scheme = args.log.split("://").next().unwrap_or_default();
-    match scheme {
-        "sqlite" => Ok(Arc::new(lite::open(args).await?)),
-        #[cfg(feature = "postgres")]
-        "postgres" | "postgresql" => Ok(Arc::new(pg::open(args).await?)),
-        #[cfg(feature = "mysql")]
-        "mysql" | "mariadb" => Ok(Arc::new(my::open(args).await?)),
-        other => Err(format!(
-            "log scheme {other:?} is not enabled (features `postgres`/`mysql` add those)"
-        )),
-    }
-}
-
 fn config(args: &Args) -> SqlLogConfig {
     let config = SqlLogConfig::default()
         .with_table_prefix(prefix())
@@ -81,12 +68,17 @@ fn config(args: &Args) -> SqlLogConfig {
         None => config,
     };
     if args.batching {
-        config
+        match args.writers {
+            Some(n) => config.with_batching(saga::log::BatchingConfig::default().with_writers(n)),
+            None => config,
+        }
     } else {
         config.without_batching()
     }
 }
 
+/// Maps a failed drop. Every call is followed by closing the log's pool, so the pools of successive
+/// rounds (up to 64 connections each without batching) never add up to the server's connection limit.
 fn drop_tables(done: saga_sqlx::Result<()>) -> Result<(), String> {
     done.map_err(|e| format!("dropping the run's tables: {e}"))
 }
@@ -112,19 +104,23 @@ mod lite {
         let log = open(args).await?;
         let _ = run_library(&warm(args), Arc::new(log.clone())).await;
         drop_tables(log.drop_tables().await)?;
+        log.pool().close().await;
         let log = open(args).await?;
         let _ = baseline(&warm(args), log.clone()).await;
         drop_tables(log.drop_tables().await)?;
+        log.pool().close().await;
         let (mut libs, mut commits, mut bases) = (Vec::new(), 0.0, Vec::new());
         for _ in 0..args.rounds {
             let log = open(args).await?;
             bases.push(baseline(args, log.clone()).await);
             drop_tables(log.drop_tables().await)?;
+            log.pool().close().await;
             let log = open(args).await?;
             let before = log.stats().commits;
             libs.push(run_library(args, Arc::new(log.clone())).await);
             commits = (log.stats().commits - before) as f64 / args.sagas as f64;
             drop_tables(log.drop_tables().await)?;
+            log.pool().close().await;
         }
         Ok((libs, Some(commits), bases))
     }
@@ -238,11 +234,13 @@ mod pg {
         let log = open(args).await?;
         let _ = run_library(&warm(args), Arc::new(log.clone())).await;
         drop_tables(log.drop_tables().await)?;
+        log.pool().close().await;
         let (mut libs, mut commits, mut bases) = (Vec::new(), 0.0, Vec::new());
         for _ in 0..args.rounds {
             let log = open(args).await?;
             bases.push(baseline(args, log.clone()).await);
             drop_tables(log.drop_tables().await)?;
+            log.pool().close().await;
             let log = open(args).await?;
             let before = xact_commit(&args.log).await?;
             libs.push(run_library(args, Arc::new(log.clone())).await);
@@ -258,6 +256,7 @@ mod pg {
                 .await
                 .map_err(|e| e.to_string())?;
             drop_tables(again.drop_tables().await)?;
+            again.pool().close().await;
         }
         Ok((libs, Some(commits), bases))
     }
@@ -347,17 +346,20 @@ mod my {
         let log = open(args).await?;
         let _ = run_library(&warm(args), Arc::new(log.clone())).await;
         drop_tables(log.drop_tables().await)?;
+        log.pool().close().await;
         let (mut libs, mut commits, mut bases) = (Vec::new(), 0.0, Vec::new());
         for _ in 0..args.rounds {
             let log = open(args).await?;
             bases.push(baseline(args, log.clone()).await);
             drop_tables(log.drop_tables().await)?;
+            log.pool().close().await;
             let log = open(args).await?;
             let before = com_commit(log.pool()).await?;
             libs.push(run_library(args, Arc::new(log.clone())).await);
             let after = com_commit(log.pool()).await?;
             commits = (after - before) as f64 / args.sagas as f64;
             drop_tables(log.drop_tables().await)?;
+            log.pool().close().await;
         }
         Ok((libs, Some(commits), bases))
     }
