@@ -19,6 +19,7 @@ use crate::secret::SecretUrl;
 
 mod batch;
 mod lit;
+mod page;
 mod row;
 mod sql;
 
@@ -241,21 +242,38 @@ impl SagaLog for MySqlSagaLog {
         };
         let ids: Vec<Vec<u8>> = query.fetch_all(&mut *tx).await.map_err(db)?;
         // A BINARY(16) column always holds 16 bytes; anything else is left alone, untaken.
-        let candidates = ids
+        let candidates: Vec<(SagaId, Vec<u8>)> = ids
             .into_iter()
-            .filter_map(|raw| Some((SagaId::from_uuid(uuid::Uuid::from_slice(&raw).ok()?), raw)));
-        let (sql, lease_ms) = (&self.core.sql.taking, millis(claim.lease_ttl));
+            .filter_map(|raw| Some((SagaId::from_uuid(uuid::Uuid::from_slice(&raw).ok()?), raw)))
+            .collect();
+        let lease_ms = millis(claim.lease_ttl);
         let counters = &self.core.counters;
-        claim::take_each::<sqlx::MySql, _>(
-            tx,
-            BACKEND,
-            candidates,
-            sql,
-            &claim.owner,
-            lease_ms,
-            counters,
-        )
-        .await
+        match target {
+            Target::Page { .. } => {
+                page::take_page(
+                    tx,
+                    candidates,
+                    &self.core.sql.page,
+                    &self.core.sql.taking.release,
+                    &claim.owner,
+                    lease_ms,
+                    counters,
+                )
+                .await
+            }
+            Target::One(_) => {
+                claim::take_each::<sqlx::MySql, _>(
+                    tx,
+                    BACKEND,
+                    candidates,
+                    &self.core.sql.taking,
+                    &claim.owner,
+                    lease_ms,
+                    counters,
+                )
+                .await
+            }
+        }
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {

@@ -2,7 +2,7 @@
 
 mod decode;
 
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) use decode::by_saga;
 #[cfg_attr(not(any(feature = "mysql", feature = "sqlite")), allow(unused_imports))]
 pub(crate) use decode::{claimed, columns, current, instances, loaded, state_list, Columns};

@@ -18,7 +18,18 @@ pub(super) struct Statements {
     pub(super) claimable_one: String,
     /// The take, read-back and release of a claim's candidates.
     pub(super) taking: TakeSql,
+    /// A page of candidates taken and read back with one statement each (the ids' `IN (…)` list is
+    /// appended).
+    pub(super) page: PageSql,
     pub(super) list: String,
+}
+
+/// The statements of a page claim: `take` and `load` end with `WHERE id IN `, the caller appends the
+/// list of placeholders (and `load_order` after the load's list).
+pub(super) struct PageSql {
+    pub(super) take: String,
+    pub(super) load: String,
+    pub(super) load_order: &'static str,
 }
 
 impl Statements {
@@ -53,6 +64,20 @@ impl Statements {
                 "SELECT id FROM {i} WHERE id = ? AND definition = ? AND definition_version = ? \
                    AND state NOT IN {terminal} AND {free} FOR UPDATE"
             ),
+            page: PageSql {
+                // owner, owner, lease ms, then the ids
+                take: format!(
+                    "UPDATE {i} SET fence = IF(owner <=> ?, fence, fence + 1), owner = ?, \
+                       lease_until_ms = {now} + ? WHERE id IN "
+                ),
+                load: format!(
+                    "SELECT i.id, i.definition, i.definition_version, i.state, i.version, i.owner, \
+                       i.fence, i.deadline_at_ms, i.created_at_ms, i.updated_at_ms, \
+                       l.seq, l.at_ms, l.kind, l.step, l.attempt, l.detail, l.payload \
+                     FROM {i} i LEFT JOIN {l} l ON l.saga_id = i.id WHERE i.id IN "
+                ),
+                load_order: " ORDER BY i.id, l.seq",
+            },
             taking: TakeSql {
                 // owner, owner, lease ms, id
                 take: format!(

@@ -138,7 +138,7 @@ pub(crate) fn loaded(
 }
 
 /// `rows` (ordered by saga id) split into the runs of each saga, by their `id` column.
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) fn by_saga<'r, R: Columns>(
     backend: &'static str,
     rows: &'r [R],
