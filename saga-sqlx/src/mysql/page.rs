@@ -15,6 +15,9 @@ use crate::error::log_error;
 use crate::rows;
 use crate::stats::Counters;
 
+/// Candidates per statement.
+const CHUNK: usize = 1_000;
+
 /// `( ?, ?, … )` with `n` placeholders (`n` ≥ 1).
 fn placeholders(n: usize) -> String {
     let mut s = String::with_capacity(2 + 3 * n);
@@ -43,29 +46,26 @@ pub(super) async fn take_page(
 ) -> Result<ClaimBatch, LogError> {
     let db = |e| log_error(BACKEND, e);
     let mut outcome = Outcome::default();
-    if !candidates.is_empty() {
-        let list = placeholders(candidates.len());
+    // MySQL binds at most 65,535 parameters per statement; a page larger than a chunk (a user may
+    // configure any recovery batch) is taken a chunk at a time, still in the one transaction.
+    for chunk in candidates.chunks(CHUNK) {
+        let list = placeholders(chunk.len());
         let take = format!("{}{list}", sql.take);
         let mut query = sqlx::query(&take).bind(owner).bind(owner).bind(lease_ms);
-        for (_, stored) in &candidates {
+        for (_, stored) in chunk {
             query = query.bind(stored);
         }
         query.execute(&mut *tx).await.map_err(db)?;
         let load = format!("{}{list}{}", sql.load, sql.load_order);
         let mut query = sqlx::query(&load);
-        for (_, stored) in &candidates {
+        for (_, stored) in chunk {
             query = query.bind(stored);
         }
         let rows = query.fetch_all(&mut *tx).await.map_err(db)?;
         for (id, run) in rows::by_saga(BACKEND, &rows)? {
             if outcome.add(id, rows::loaded(BACKEND, id, run))? {
-                let stored = candidates
-                    .iter()
-                    .find(|(c, _)| *c == id)
-                    .map(|(_, s)| s.clone())
-                    .unwrap_or_else(|| id.as_uuid().as_bytes().to_vec());
                 sqlx::query(release)
-                    .bind(stored)
+                    .bind(id.as_uuid().as_bytes().to_vec())
                     .bind(owner)
                     .execute(&mut *tx)
                     .await
