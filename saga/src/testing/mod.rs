@@ -48,6 +48,9 @@ pub mod fuzz;
 #[cfg(feature = "test-util")]
 mod kit;
 pub mod lease_race;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod model;
 mod scale;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
