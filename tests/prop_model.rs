@@ -84,3 +84,56 @@ fn the_executor_follows_the_model_through_random_ops() {
         panic!("{e}");
     }
 }
+
+fn scenario(ops: &[Op]) -> ModelReport {
+    let report = paused_runtime().block_on(run_case(ops));
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    report
+}
+
+/// A cancel is accepted into the driver's memory and recorded at the next step boundary: a crash
+/// before that loses it, and the restarted executor drives the saga on from its log (documented in
+/// `Executor::cancel` and docs/contract.md).
+#[test]
+fn a_cancel_accepted_before_a_crash_is_lost_with_its_driver() {
+    let ok = |slot| Op::Reply {
+        slot,
+        pick: 0,
+        reply: Reply::Ok,
+    };
+    let report = scenario(&[
+        Op::Start { slot: 0 },
+        ok(0),
+        Op::Cancel { slot: 0 },
+        Op::Restart,
+    ]);
+    assert_eq!(report.answers.get("cancel Ok"), Some(&1));
+    assert_eq!(report.cancels_lost, 1);
+    assert_eq!(report.ended.get("completed"), Some(&1));
+}
+
+/// A lease that lapses mid-step: the new owner re-runs the step, a cancel makes it compensate the
+/// step in doubt, and then the old owner's call of that step succeeds: its effect lands after its
+/// compensation (the participant must refuse an action whose compensation it already ran).
+#[test]
+fn a_stale_call_can_apply_its_effect_after_the_compensation() {
+    let reply = |pick, reply| Op::Reply {
+        slot: 0,
+        pick,
+        reply,
+    };
+    let report = scenario(&[
+        Op::Start { slot: 0 },
+        reply(0, Reply::Ok),
+        Op::ExpireLease,
+        Op::Cancel { slot: 0 },
+        // The new owner's call of step 1 (pick 1) fails; it aborts and compensates step 1, then 0.
+        reply(1, Reply::Transient),
+        reply(1, Reply::Ok),
+        reply(1, Reply::Ok),
+        // The old owner's call of step 1 succeeds last.
+        reply(0, Reply::Ok),
+    ]);
+    assert_eq!(report.late_effects, 1);
+    assert_eq!(report.ended.get("compensated"), Some(&1));
+}

@@ -21,18 +21,9 @@ impl Journal {
     /// was called were compensated.
     #[track_caller]
     pub fn assert_compensated_in_reverse(&self) {
-        if let Err(message) = self.check_compensated_in_reverse() {
+        if let Err(message) = self.with_calls(check_reverse_order) {
             panic!("{message}\njournal: {:?}", self.summary());
         }
-    }
-
-    /// What [`assert_compensated_in_reverse`](Self::assert_compensated_in_reverse) checks, as a
-    /// result: the first call that breaks the order, described.
-    ///
-    /// # Errors
-    /// The description of the first call out of order.
-    pub fn check_compensated_in_reverse(&self) -> Result<(), String> {
-        self.with_calls(check_reverse_order)
     }
 
     /// Panics unless every idempotency key succeeded at most once: each effect took place once,

@@ -1,10 +1,14 @@
 //! The end of a case: every saga brought to a terminal state, then the end-of-case checks.
 
+use std::collections::HashMap;
+
 use super::case::Case;
 use super::check;
 use super::reference::{CancelFate, Phase};
 use super::{Op, Reply};
+use crate::id::IdempotencyKey;
 use crate::log::SagaState;
+use crate::testing::CallOutcome;
 
 /// Drain rounds allowed to bring every saga to a terminal state after the ops.
 const DRAIN_ROUNDS: usize = 200;
@@ -94,12 +98,12 @@ impl Case {
             self.report.failures.extend(failures);
             self.report.late_effects += late;
         }
-        let seen = self.world.mailbox.seen.lock();
-        self.report.step_calls += seen.calls;
-        self.report.re_executions += seen
-            .successes
-            .values()
-            .map(|n| u64::from(n - 1))
-            .sum::<u64>();
+        let calls = self.world.journal.calls();
+        self.report.step_calls += calls.len() as u64;
+        let mut successes: HashMap<IdempotencyKey, u64> = HashMap::new();
+        for call in calls.iter().filter(|c| c.outcome == CallOutcome::Succeeded) {
+            *successes.entry(call.key).or_default() += 1;
+        }
+        self.report.re_executions += successes.values().map(|n| n - 1).sum::<u64>();
     }
 }

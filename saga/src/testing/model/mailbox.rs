@@ -10,8 +10,8 @@ use parking_lot::Mutex;
 use tokio::sync::{oneshot, Notify};
 
 use super::Reply;
-use crate::id::{Direction, IdempotencyKey};
-use crate::log::{LogEvent, SagaLog};
+use crate::id::{Direction, IdempotencyKey, SagaId};
+use crate::log::{LogEvent, SagaLog, SagaSnapshot};
 use crate::step::{Compensation, Step, StepContext, StepError};
 use crate::testing::Journal;
 
@@ -27,13 +27,59 @@ pub(super) struct Waiting {
 #[derive(Default)]
 pub(super) struct Seen {
     pub(super) waiting: Vec<Waiting>,
-    /// Successful calls per key: more than one is a re-execution the inbox absorbed.
-    pub(super) successes: HashMap<IdempotencyKey, u32>,
-    /// Keys in the order their effect was applied.
+    /// Keys in the order their effect was applied (the first success of each).
     pub(super) applied: Vec<IdempotencyKey>,
     /// Contract breaches seen at a call.
     pub(super) violations: Vec<String>,
-    pub(super) calls: u64,
+    /// Per saga, the step of the last compensation called.
+    compensating: HashMap<SagaId, u32>,
+}
+
+impl Seen {
+    /// What a call of `key` may not be, with the log as it is when the call is made: an execution
+    /// whose completion the log records already; a compensation of a step neither completed nor in
+    /// doubt (the one the saga was at when it left its forward path); a compensation out of reverse
+    /// order; an action after compensation began.
+    fn check(&mut self, key: IdempotencyKey, snapshot: &SagaSnapshot) -> Result<(), String> {
+        let events = || snapshot.records.iter().map(|r| &r.event);
+        let recorded = events().any(|e| match (e, key.direction) {
+            (LogEvent::StepCompleted { step, .. }, Direction::Forward)
+            | (LogEvent::CompensationCompleted { step, .. }, Direction::Compensate) => {
+                *step == key.step
+            }
+            _ => false,
+        });
+        if recorded {
+            return Err(format!("{key} called after its completion was recorded"));
+        }
+        let last = self.compensating.get(&key.saga_id).copied();
+        if key.direction == Direction::Forward {
+            return match last {
+                Some(step) => Err(format!(
+                    "{key} called after the compensation of step {step}"
+                )),
+                None => Ok(()),
+            };
+        }
+        let completed = events()
+            .filter(|e| matches!(e, LogEvent::StepCompleted { .. }))
+            .count();
+        let in_doubt =
+            events().any(|e| matches!(e, LogEvent::Aborted { .. } | LogEvent::StepUnknown { .. }));
+        let step = key.step as usize;
+        if !(step < completed || (step == completed && in_doubt)) {
+            return Err(format!(
+                "{key} called with {completed} steps completed (in doubt: {in_doubt})"
+            ));
+        }
+        if last.is_some_and(|last| key.step > last) {
+            return Err(format!(
+                "{key} called after the compensation of a step before it"
+            ));
+        }
+        self.compensating.insert(key.saga_id, key.step);
+        Ok(())
+    }
 }
 
 /// Shared by every step of every executor of a case.
@@ -55,12 +101,8 @@ impl Mailbox {
             return false;
         };
         let waiting = seen.waiting.remove(at);
-        if reply == Reply::Ok {
-            let n = seen.successes.entry(waiting.key).or_default();
-            *n += 1;
-            if *n == 1 {
-                seen.applied.push(waiting.key);
-            }
+        if reply == Reply::Ok && !seen.applied.contains(&waiting.key) {
+            seen.applied.push(waiting.key);
         }
         waiting.reply.send(reply).is_ok()
     }
@@ -83,30 +125,15 @@ impl ModelStep {
     async fn call(&self, ctx: &StepContext) -> Result<(), StepError> {
         let recording = self.journal.record(ctx);
         let key = ctx.idempotency_key();
-        // An execution whose completion the log already records must never be called again.
         if let Ok(Some(snapshot)) = self.log.load(key.saga_id).await {
-            let recorded = snapshot
-                .records
-                .iter()
-                .any(|r| match (&r.event, key.direction) {
-                    (LogEvent::StepCompleted { step, .. }, Direction::Forward)
-                    | (LogEvent::CompensationCompleted { step, .. }, Direction::Compensate) => {
-                        *step == key.step
-                    }
-                    _ => false,
-                });
-            if recorded {
-                self.mailbox
-                    .seen
-                    .lock()
-                    .violations
-                    .push(format!("{key} called after its completion was recorded"));
+            let breach = self.mailbox.seen.lock().check(key, &snapshot);
+            if let Err(breach) = breach {
+                self.mailbox.seen.lock().violations.push(breach);
             }
         }
         let (tx, rx) = oneshot::channel();
         {
             let mut seen = self.mailbox.seen.lock();
-            seen.calls += 1;
             seen.waiting.push(Waiting {
                 inc: self.inc,
                 key,
