@@ -137,3 +137,48 @@ fn a_stale_call_can_apply_its_effect_after_the_compensation() {
     assert_eq!(report.late_effects, 1);
     assert_eq!(report.ended.get("compensated"), Some(&1));
 }
+
+/// The pivot gives up under its new owner (transient twice: stuck, outcome unknown) while the old
+/// owner's call of it succeeded: the operator's retry gets the inbox's answer and the saga completes.
+#[test]
+fn a_stuck_pivot_that_a_stale_call_applied_completes_on_retry() {
+    let reply = |pick, reply| Op::Reply {
+        slot: 0,
+        pick,
+        reply,
+    };
+    let report = scenario(&[
+        Op::Start { slot: 0 },
+        reply(0, Reply::Ok),
+        reply(0, Reply::Ok),
+        reply(0, Reply::Transient),
+        Op::ExpireLease,
+        reply(1, Reply::Transient),
+        reply(0, Reply::Ok),
+        Op::Retry { slot: 0 },
+        reply(0, Reply::Refuse),
+    ]);
+    assert_eq!(report.answers.get("retry drives"), Some(&1));
+    assert_eq!(report.ended.get("completed"), Some(&1));
+}
+
+/// A saga taken over by `cancel` is driven on a task the executor spawned; when that process crashes,
+/// the driver dies with it and the saga waits for the next owner.
+#[test]
+fn a_cancel_takeover_dies_with_its_process() {
+    let report = scenario(&[
+        Op::Start { slot: 0 },
+        Op::Takeover,
+        Op::AdvanceClock { secs: 30 },
+        Op::Cancel { slot: 0 },
+        Op::Crash {
+            point: CrashPoint::BeforeWrite,
+        },
+        Op::Start { slot: 1 },
+        Op::Start { slot: 0 },
+        Op::Resolve { slot: 0 },
+    ]);
+    assert_eq!(report.answers.get("cancel Ok"), Some(&1));
+    assert_eq!(report.answers.get("start Dead"), Some(&2));
+    assert_eq!(report.ended.get("compensated"), Some(&1));
+}

@@ -1,6 +1,7 @@
 //! Test helpers: fault-injecting logs and transports (lost connections included), the shared
 //! conformance suites that every backend runs, the fault scenarios every durable log runs (the
-//! `crash_matrix`, the `survivor` scenario, `lease_race`, `forgery`) and a kit for testing sagas:
+//! `crash_matrix`, the `survivor` scenario, `lease_race`, `forgery`), the `model`-based test of the
+//! executor (random ops against a reference model) and a kit for testing sagas:
 //! `Journal` makes scripted steps (`ScriptedStep`: succeed, fail transiently `n` times, refuse,
 //! hang, wait at a `Gate`) and records every call with its idempotency key and attempt.
 #![cfg_attr(

@@ -64,8 +64,8 @@ impl Case {
         for inc in crashed {
             self.report.crashes += 1;
             self.model.kill(inc);
-            self.world.kill(inc, &self.model).await;
-            if let Err(e) = self.transition(op).await {
+            let killed = self.world.kill(inc, &self.model).await;
+            if let Err(e) = killed.and(self.transition(op).await) {
                 self.report.failures.push(e);
                 return false;
             }
@@ -142,7 +142,7 @@ impl Case {
             Op::Restart => {
                 if self.model.incs[p].alive {
                     self.model.kill(p);
-                    self.world.kill(p, &self.model).await;
+                    self.world.kill(p, &self.model).await?;
                 }
                 let lineage = self.model.incs[p].lineage;
                 self.recover_on_new(Some(lineage));

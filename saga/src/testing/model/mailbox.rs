@@ -107,9 +107,15 @@ impl Mailbox {
         waiting.reply.send(reply).is_ok()
     }
 
-    /// Drops every call of executor `inc` (its process died): their steps fail transiently.
-    pub(super) fn drop_calls_of(&self, inc: usize) {
-        self.seen.lock().waiting.retain(|w| w.inc != inc);
+    /// Drops every call of executor `inc` (its process died): their steps fail transiently. Returns
+    /// how many were still awaited (their drivers were not aborted).
+    pub(super) fn drop_calls_of(&self, inc: usize) -> u64 {
+        let mut seen = self.seen.lock();
+        let (dropped, kept) = std::mem::take(&mut seen.waiting)
+            .into_iter()
+            .partition::<Vec<Waiting>, _>(|w| w.inc == inc);
+        seen.waiting = kept;
+        dropped.iter().filter(|w| !w.reply.is_closed()).count() as u64
     }
 }
 

@@ -1,6 +1,7 @@
 //! A log wrapper that wakes the test after every write attempt, so it can await the state the model
 //! predicts instead of polling for it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -12,10 +13,24 @@ use crate::log::{
     SagaSnapshot,
 };
 
-/// Forwards every call to the log underneath; notifies `changed` after each write.
+/// Forwards every call to the log underneath; counts each write attempt and notifies `changed`
+/// after it.
 pub(super) struct Watched {
     pub(super) inner: Arc<dyn SagaLog>,
     pub(super) changed: Arc<Notify>,
+    pub(super) writes: AtomicU64,
+}
+
+impl Watched {
+    fn wrote(&self) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
+    /// Write attempts so far.
+    pub(super) fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
+    }
 }
 
 #[async_trait]
@@ -23,13 +38,13 @@ pub(super) struct Watched {
 impl SagaLog for Watched {
     async fn create(&self, saga: NewSaga) -> Result<Lease, LogError> {
         let result = self.inner.create(saga).await;
-        self.changed.notify_waiters();
+        self.wrote();
         result
     }
 
     async fn append(&self, append: Append<'_>) -> Result<u64, LogError> {
         let result = self.inner.append(append).await;
-        self.changed.notify_waiters();
+        self.wrote();
         result
     }
 

@@ -1,6 +1,7 @@
 //! The real system of a case: the executors ("processes") over one in-memory log, the tasks driving
 //! sagas, the mailbox of step calls, and the wait for the state the model predicts.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ pub(super) const PATIENCE: Duration = Duration::from_secs(3600);
 /// One executor process.
 pub(super) struct Process {
     pub(super) log: Arc<CrashingLog>,
+    watched: Arc<Watched>,
     pub(super) exec: Executor<u32>,
     pub(super) killed: bool,
 }
@@ -82,10 +84,12 @@ impl World {
         let watched = Arc::new(Watched {
             inner: log.clone(),
             changed: Arc::clone(&self.log_changed),
+            writes: AtomicU64::new(0),
         });
-        let exec = Executor::with_config(self.definition(inc), watched, config);
+        let exec = Executor::with_config(self.definition(inc), watched.clone(), config);
         self.procs.push(Process {
             log,
+            watched,
             exec,
             killed: false,
         });
@@ -154,16 +158,35 @@ impl World {
     }
 
     /// The process `inc` dies: its log fails every call, its tasks are aborted, and the calls its
-    /// steps made get no reply.
-    pub(super) async fn kill(&mut self, inc: usize, model: &Model) {
+    /// steps made get no reply. Returns once the drivers it did not spawn itself (a `cancel` takeover's)
+    /// made their last write attempt, which fails and ends them.
+    pub(super) async fn kill(
+        &mut self,
+        inc: usize,
+        model: &Model,
+    ) -> std::result::Result<(), String> {
         self.procs[inc].log.crash_now();
         self.procs[inc].killed = true;
-        self.mailbox.drop_calls_of(inc);
         for index in 0..model.tasks.len() {
             if model.tasks[index].inc == inc {
                 self.join(index, true).await;
             }
         }
+        let orphans = self.mailbox.drop_calls_of(inc);
+        let watched = &self.procs[inc].watched;
+        let until = watched.writes() + orphans;
+        let wait = async {
+            loop {
+                let writes = self.log_changed.notified();
+                if watched.writes() >= until {
+                    return;
+                }
+                writes.await;
+            }
+        };
+        tokio::time::timeout(PATIENCE, wait)
+            .await
+            .map_err(|_| format!("executor {inc}'s orphaned drivers never ended"))
     }
 
     /// The idempotency key of a call the model names.

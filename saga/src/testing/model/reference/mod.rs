@@ -226,9 +226,12 @@ impl Model {
         reply
     }
 
-    /// The participant forgets the answer it gave the key.
-    pub(crate) fn forget(&mut self, slot: usize, step: usize, compensate: bool) {
-        self.decided.remove(&(slot, step, compensate));
+    /// The participant forgets a refusal it gave the key (an effect it applied, it keeps).
+    pub(crate) fn forget_refusal(&mut self, slot: usize, step: usize, compensate: bool) {
+        let key = (slot, step, compensate);
+        if self.decided.get(&key) == Some(&Reply::Refuse) {
+            self.decided.remove(&key);
+        }
     }
 
     /// A new task of `inc`.

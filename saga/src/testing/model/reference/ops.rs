@@ -186,8 +186,8 @@ impl Model {
             Err(answer) => return self.task(p, Some(answer)),
         };
         let task = self.task(p, None);
-        // The operator fixed what made the step give up: its participant answers afresh.
-        self.forget(slot, step, direction == Direction::Compensate);
+        // The operator fixed what made the step refuse: its participant answers afresh.
+        self.forget_refusal(slot, step, direction == Direction::Compensate);
         let (state_event, next) = match direction {
             Direction::Forward => (E::OperatorRetried, Phase::Forward { step, attempt: 1 }),
             Direction::Compensate => (
