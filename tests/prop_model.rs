@@ -182,3 +182,25 @@ fn a_cancel_takeover_dies_with_its_process() {
     assert_eq!(report.answers.get("start Dead"), Some(&2));
     assert_eq!(report.ended.get("compensated"), Some(&1));
 }
+
+/// After a crash, the step the saga was at may have run: a cancel that takes the saga over compensates
+/// it too, though its action was never called here (the contract's in-doubt rule).
+#[test]
+fn a_cancel_after_a_crash_compensates_the_step_in_doubt() {
+    let report = scenario(&[
+        Op::Start { slot: 0 },
+        Op::Crash {
+            point: CrashPoint::AfterWrite,
+        },
+        Op::Takeover,
+        Op::Reply {
+            slot: 0,
+            pick: 0,
+            reply: Reply::Ok,
+        },
+        Op::AdvanceClock { secs: 30 },
+        Op::Cancel { slot: 0 },
+    ]);
+    assert_eq!(report.answers.get("cancel Ok"), Some(&1));
+    assert_eq!(report.ended.get("compensated"), Some(&1));
+}

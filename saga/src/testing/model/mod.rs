@@ -3,8 +3,10 @@
 //! real [`Executor`](crate::Executor) over an [`InMemoryLog`](crate::InMemoryLog), and a reference
 //! model of what the executor does is stepped alongside. After every op the test waits until the real
 //! system is where the model says it stops (every saga's records and state in the log, every step call
-//! waiting for its reply), then checks the invariants of the saga contract against the log and the
-//! [`Journal`](super::Journal) of step calls.
+//! waiting for its reply), compares what every call returned with the model's answer, and checks the
+//! invariants of the saga contract against the log and against what each step call finds in it. The
+//! steps' calls are recorded in a [`Journal`](super::Journal) (the report's step calls and
+//! re-executions). The figures and the full list of ops and checks are in `docs/reliability.md`.
 //!
 //! The saga has four steps: two compensatable, a pivot and a retriable one (2 attempts each, 2 per
 //! compensation, zero backoff). Every step call waits in a mailbox until an op replies to it, which is
