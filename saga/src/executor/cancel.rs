@@ -17,6 +17,12 @@ impl<D: SagaData> Executor<D> {
     /// whose lease expired (or that this executor's owner id holds) is taken over and driven on a
     /// spawned task: compensated if the cancel was accepted, forward otherwise.
     ///
+    /// An accepted cancel is held by the saga's driver until it records the abort at the next step
+    /// boundary (right away for a saga taken over here). If the process dies, or its lease lapses and
+    /// another executor takes the saga over, before that record lands, the cancel is lost: the saga
+    /// resumes from its log uncancelled. [`status`](Self::status) shows the abort once recorded; call
+    /// `cancel` again after a restart if it must hold.
+    ///
     /// # Errors
     /// [`Error::CancelRefused`] past the commit point (also when the pivot may have started before a
     /// crash), when finished, or when stuck; [`Error::OwnedElsewhere`] if another live executor drives

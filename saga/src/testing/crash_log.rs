@@ -35,8 +35,9 @@ pub enum CrashPoint {
 /// ```
 pub struct CrashingLog {
     inner: Arc<dyn SagaLog>,
-    crash_at: u64,
-    point: CrashPoint,
+    crash_at: AtomicU64,
+    /// Whether the crash lands the write (`AfterWrite`) or not.
+    after_write: AtomicBool,
     writes: AtomicU64,
     crashed: AtomicBool,
 }
@@ -45,7 +46,7 @@ impl std::fmt::Debug for CrashingLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CrashingLog")
             .field("crash_at", &self.crash_at)
-            .field("point", &self.point)
+            .field("after_write", &self.after_write)
             .field("writes", &self.writes)
             .field("crashed", &self.crashed)
             .finish_non_exhaustive()
@@ -57,8 +58,8 @@ impl CrashingLog {
     pub fn new(inner: Arc<dyn SagaLog>, crash_at: u64, point: CrashPoint) -> Self {
         Self {
             inner,
-            crash_at,
-            point,
+            crash_at: AtomicU64::new(crash_at),
+            after_write: AtomicBool::new(point == CrashPoint::AfterWrite),
             writes: AtomicU64::new(0),
             crashed: AtomicBool::new(false),
         }
@@ -74,6 +75,19 @@ impl CrashingLog {
     #[must_use]
     pub fn crashed(&self) -> bool {
         self.crashed.load(Ordering::SeqCst)
+    }
+
+    /// Moves the crash to the next write attempted from now on, crashing at `point` (replacing the one
+    /// given to [`new`](Self::new)): the tool for crashing a running test at a moment it chooses.
+    pub fn crash_at_next_write(&self, point: CrashPoint) {
+        self.after_write
+            .store(point == CrashPoint::AfterWrite, Ordering::SeqCst);
+        self.crash_at.store(self.writes() + 1, Ordering::SeqCst);
+    }
+
+    /// Crashes now, between writes: every later call fails.
+    pub fn crash_now(&self) {
+        self.crashed.store(true, Ordering::SeqCst);
     }
 
     /// Writes attempted so far (including the crashing one).
@@ -106,11 +120,11 @@ impl CrashingLog {
     {
         self.check_alive()?;
         let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
-        if n != self.crash_at {
+        if n != self.crash_at.load(Ordering::SeqCst) {
             return f.await;
         }
         self.crashed.store(true, Ordering::SeqCst);
-        if self.point == CrashPoint::AfterWrite {
+        if self.after_write.load(Ordering::SeqCst) {
             // Stored; the answer is lost with the process.
             let _stored = f.await;
         }

@@ -1,6 +1,7 @@
 //! Test helpers: fault-injecting logs and transports (lost connections included), the shared
 //! conformance suites that every backend runs, the fault scenarios every durable log runs (the
-//! `crash_matrix`, the `survivor` scenario, `lease_race`, `forgery`) and a kit for testing sagas:
+//! `crash_matrix`, the `survivor` scenario, `lease_race`, `forgery`), the `model`-based test of the
+//! executor (random ops against a reference model) and a kit for testing sagas:
 //! `Journal` makes scripted steps (`ScriptedStep`: succeed, fail transiently `n` times, refuse,
 //! hang, wait at a `Gate`) and records every call with its idempotency key and attempt.
 #![cfg_attr(
@@ -48,6 +49,9 @@ pub mod fuzz;
 #[cfg(feature = "test-util")]
 mod kit;
 pub mod lease_race;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod model;
 mod scale;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
