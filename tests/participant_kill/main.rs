@@ -142,17 +142,21 @@ async fn kill_mid_run(kind: &str, backend: &Backend, ledger: &Ledger, spec: &str
                 .expect("declare"),
         );
     }
+    let n = usize::try_from(fault_scale("SAGA_RESTART_SAGAS", 1000, 10_000)).expect("fits");
+    // A command waits behind up to n others: 3 ms each before it is retried (3 s for 1,000), else a
+    // large run times out and retries its first wave faster than one participant drains it.
+    let timeout =
+        Duration::from_millis(3 * u64::try_from(n).expect("fits")).max(Duration::from_secs(3));
     let router = ReplyRouter::start(
         Arc::clone(&transport),
         RouterConfig::default()
             .with_owner_id("kill")
-            .with_timeout(Duration::from_secs(3)),
+            .with_timeout(timeout),
     )
     .await
     .expect("router");
     let executor = Executor::new(definition(&router), Arc::new(InMemoryLog::new()));
     let mut first = Child::spawn(spec);
-    let n = usize::try_from(fault_scale("SAGA_RESTART_SAGAS", 1000, 10_000)).expect("fits");
     let finished = Arc::new(AtomicUsize::new(0));
     let mut runs = Vec::new();
     for i in 0..n {
