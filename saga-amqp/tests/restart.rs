@@ -66,11 +66,17 @@ async fn run(what: &str, restart: fn(&Node) -> Result<(), String>) {
     let config = ParticipantConfig::default().with_claim_lease(Duration::from_secs(600));
     let parts =
         sagas::participants(&transport, steps, &ledger, &store, &config, Duration::ZERO).await;
+    let n = usize::try_from(fault_scale("SAGA_RESTART_SAGAS", 1000, 10_000)).expect("fits");
+    // The held commands' redelivered copies are skipped (their claims are in progress), so every saga
+    // retries its last step once after the timeout; a command waits behind up to n others, 5 ms each
+    // (5 s for 1,000), else a large run retries faster than the participants drain the queues.
+    let timeout =
+        Duration::from_millis(5 * u64::try_from(n).expect("fits")).max(Duration::from_secs(5));
     let router = ReplyRouter::start(
         Arc::clone(&transport),
         RouterConfig::default()
             .with_owner_id("restart")
-            .with_timeout(Duration::from_secs(5)),
+            .with_timeout(timeout),
     )
     .await
     .expect("router");
@@ -87,7 +93,6 @@ async fn run(what: &str, restart: fn(&Node) -> Result<(), String>) {
     // `rabbitmqctl stop` takes to act, and then nothing has to reconnect).
     let held = steps - 1;
     ledger.hold_from(held);
-    let n = usize::try_from(fault_scale("SAGA_RESTART_SAGAS", 1000, 10_000)).expect("fits");
     let began = Instant::now();
     let mut runs = Vec::new();
     for i in 0..n {
@@ -100,7 +105,7 @@ async fn run(what: &str, restart: fn(&Node) -> Result<(), String>) {
             (id, fail_at, outcome)
         }));
     }
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(300);
     while ledger.len() < n * held as usize || ledger.waited() == 0 {
         assert!(
             Instant::now() < deadline,

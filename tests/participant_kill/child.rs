@@ -36,6 +36,11 @@ impl Child {
         Self(child)
     }
 
+    /// Whether the process is still running (it exits early only if it failed to start serving).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+
     /// SIGKILL, and waits until it is gone.
     pub fn kill(&mut self) {
         let _ = self.0.kill();

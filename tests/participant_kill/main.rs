@@ -174,6 +174,7 @@ async fn kill_mid_run(kind: &str, backend: &Backend, ledger: &Ledger, spec: &str
     let deadline = Instant::now() + Duration::from_secs(120);
     while ledger.begun().await < kill_after {
         assert!(Instant::now() < deadline, "the participant never got going");
+        assert!(first.is_running(), "the participant process exited");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     first.kill();
