@@ -92,6 +92,17 @@ async fn run(kind: &str, url: &str) {
     }
 }
 
+/// Aborts the tasks when dropped (also while a failing test unwinds).
+struct AbortOnDrop(Vec<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
 fn definition(router: &ReplyRouter) -> SagaDefinition<Job> {
     let retry = RetryPolicy::default()
         .with_max_attempts(200)
@@ -159,6 +170,9 @@ async fn kill_mid_run(kind: &str, backend: &Backend, ledger: &Ledger, spec: &str
     let mut first = Child::spawn(spec);
     let finished = Arc::new(AtomicUsize::new(0));
     let mut runs = Vec::new();
+    // If the test fails, the sagas still running stop before the prefix is deleted (else their
+    // retries would publish, and re-declare, behind the cleanup's back).
+    let mut abort = AbortOnDrop(Vec::new());
     for i in 0..n {
         let (executor, finished) = (executor.clone(), Arc::clone(&finished));
         let fail_at = (i % 10 == 0).then_some(STEPS - 1);
@@ -168,6 +182,9 @@ async fn kill_mid_run(kind: &str, backend: &Backend, ledger: &Ledger, spec: &str
             finished.fetch_add(1, Ordering::SeqCst);
             (id, fail_at, outcome)
         }));
+        abort
+            .0
+            .extend(runs.last().map(tokio::task::JoinHandle::abort_handle));
     }
     // Kill once the participant has begun n/2 commands, as its durable ledger shows.
     let kill_after = u64::try_from(n / 2).expect("fits");
