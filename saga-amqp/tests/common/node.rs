@@ -1,6 +1,7 @@
 //! A RabbitMQ node of a test's own (never the shared broker): its own node name, AMQP and distribution
 //! ports, database and log directories in a temp dir; started with `rabbitmq-server -detached`, stopped
-//! with `rabbitmqctl -n <node> stop`, and stopped and removed on drop, also when the test fails.
+//! with `rabbitmqctl -n <node> stop` (or only its application, `stop_app` / `start_app`), and stopped
+//! and removed on drop, also when the test fails.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -140,6 +141,51 @@ impl Node {
         let deadline = Instant::now() + Duration::from_secs(30);
         while (listening(self.port) || self.registered()) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the RabbitMQ application on the node (`rabbitmqctl -n <node> stop_app`: the Erlang node
+    /// stays up, every connection is closed, the listener goes away) and waits until its port is
+    /// closed.
+    pub fn stop_app(&self) -> Result<(), String> {
+        self.ctl("stop_app")?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while listening(self.port) {
+            if Instant::now() > deadline {
+                return Err(format!("port {} still open after stop_app", self.port));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    /// Starts the application again (`rabbitmqctl -n <node> start_app`, which returns once it runs)
+    /// and waits until the port accepts connections.
+    pub fn start_app(&self) -> Result<(), String> {
+        self.ctl("start_app")?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !listening(self.port) {
+            if Instant::now() > deadline {
+                return Err(format!("port {} closed after start_app", self.port));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    fn ctl(&self, action: &str) -> Result<(), String> {
+        let status = self
+            .command("rabbitmqctl")
+            .args(["-n", &self.name, action])
+            .status()
+            .map_err(|e| format!("rabbitmqctl {action}: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "rabbitmqctl -n {} {action} exited with {status}",
+                self.name
+            ))
         }
     }
 

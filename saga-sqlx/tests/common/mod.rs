@@ -1,6 +1,14 @@
 //! Helpers shared by the backend tests: URLs from the environment, skipping, isolation.
 #![allow(dead_code, missing_docs)]
 
+pub mod pg_server;
+
+/// A free port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
 /// `SAGA_TEST_POSTGRES_URL` or the local default.
 pub fn postgres_url() -> String {
     std::env::var("SAGA_TEST_POSTGRES_URL")
