@@ -18,9 +18,10 @@ use std::time::Duration;
 
 use saga::participant::{EventContext, EventPublisher, Participant};
 use saga::transport::{MessageId, Transport};
-use saga::{SagaId, StepError};
+use saga::{Direction, SagaId, StepError};
 use serde::{Deserialize, Serialize};
 
+use crate::cloudmart::db::Key;
 use crate::cloudmart::error::AppError;
 use crate::cloudmart::history::{self, OrderReport};
 use crate::cloudmart::model::{OrderLine, OrderRequest, ServiceError};
@@ -121,6 +122,27 @@ impl Event {
     }
 }
 
+/// The reactions' steps, numbered as in the orchestrated saga, in the inbox keys of the services'
+/// reactions (`Key::event(chain, step, direction)`): a redelivered event finds its reaction's key.
+const CREATE: u32 = 0;
+const RESERVE: u32 = 1;
+const CHARGE: u32 = 2;
+const ARRANGE: u32 = 3;
+/// The Order service records the `n`-th event type of [`HEARD`] under step `HEARD_STEPS + n`.
+const HEARD_STEPS: u32 = 100;
+/// The events the Order service hears.
+const HEARD: [&str; 9] = [
+    "StockReserved",
+    "StockUnavailable",
+    "StockReleased",
+    "PaymentCompleted",
+    "PaymentFailed",
+    "PaymentCancelled",
+    "PaymentRefunded",
+    "ShippingArranged",
+    "ShippingFailed",
+];
+
 /// Publishes `event` of order chain `saga` with its deterministic id.
 async fn emit(publisher: &EventPublisher, saga: SagaId, event: &Event) -> Result<(), StepError> {
     let root = MessageId::from_uuid(*saga.as_uuid());
@@ -201,7 +223,7 @@ impl Choreography {
         saga: SagaId,
         request: OrderRequest,
     ) -> Result<OrderReport, AppError> {
-        let key = format!("{}/create", request.order_id);
+        let key = Key::event(saga, CREATE, Direction::Forward);
         if let Err(e) = self
             .services
             .order
@@ -215,7 +237,7 @@ impl Choreography {
             ));
         }
         self.publish_created(saga, &request).await?;
-        Ok(self.wait(&request.order_id).await)
+        self.wait(&request.order_id).await
     }
 
     async fn publish_created(&self, saga: SagaId, request: &OrderRequest) -> Result<(), AppError> {
@@ -235,7 +257,7 @@ impl Choreography {
     /// # Errors
     /// As [`place`](Self::place).
     pub async fn start_order(&self, saga: SagaId, request: &OrderRequest) -> Result<(), AppError> {
-        let key = format!("{}/create", request.order_id);
+        let key = Key::event(saga, CREATE, Direction::Forward);
         self.services
             .order
             .create(&key, request, Some(saga.to_string()))
@@ -245,9 +267,12 @@ impl Choreography {
     }
 
     /// Waits for the order's end and reports it from the events it received.
-    pub async fn wait(&self, order_id: &str) -> OrderReport {
-        let order = self.services.order.wait_final(order_id).await;
-        Self::report_of(order_id, order.as_ref())
+    ///
+    /// # Errors
+    /// The order cannot be read.
+    pub async fn wait(&self, order_id: &str) -> Result<OrderReport, AppError> {
+        let order = self.services.order.wait_final(order_id).await?;
+        Ok(Self::report_of(order_id, order.as_ref()))
     }
 
     /// The report of an order as it stands.
@@ -274,6 +299,7 @@ impl Choreography {
             .services
             .order
             .orders()
+            .await?
             .into_values()
             .filter(|o| o.status == OrderStatus::Pending)
             .collect();
@@ -318,7 +344,7 @@ async fn inventory(
         async move {
             let saga = saga_of(&ctx)?;
             let order_id = ev.order_id().to_owned();
-            let key = format!("{order_id}/release");
+            let key = Key::event(saga, RESERVE, Direction::Compensate);
             match s
                 .inventory
                 .release(&key, &order_id)
@@ -343,7 +369,7 @@ async fn inventory(
                 else {
                     return Ok(());
                 };
-                let key = format!("{order_id}/reserve");
+                let key = Key::event(saga, RESERVE, Direction::Forward);
                 let next = match s.inventory.reserve(&key, &order_id, &lines).await {
                     Ok(_) => Event::StockReserved { order_id },
                     Err(ServiceError::Refused(reason)) => {
@@ -372,7 +398,7 @@ async fn payment(
         async move {
             let saga = saga_of(&ctx)?;
             let order_id = ev.order_id().to_owned();
-            let key = format!("{order_id}/cancel");
+            let key = Key::event(saga, CHARGE, Direction::Compensate);
             match s.payment.cancel(&key, &order_id).await.map_err(transient)? {
                 Cancelled::Refunded => emit(&p, saga, &Event::PaymentRefunded { order_id }).await,
                 Cancelled::NothingCharged => {
@@ -396,7 +422,7 @@ async fn payment(
                 else {
                     return Ok(());
                 };
-                let key = format!("{order_id}/charge");
+                let key = Key::event(saga, CHARGE, Direction::Forward);
                 let next = match s
                     .payment
                     .charge(&key, &order_id, &customer_id, total_amount)
@@ -443,7 +469,7 @@ async fn shipping(
                 {
                     return Ok(());
                 }
-                let key = format!("{order_id}/arrange");
+                let key = Key::event(saga, ARRANGE, Direction::Forward);
                 let mut attempt = 1;
                 let next = loop {
                     match s.shipping.arrange(&key, &order_id).await {
@@ -508,9 +534,11 @@ async fn order(
                 }
             };
             let order_id = ev.order_id().to_owned();
+            let step = HEARD.iter().position(|k| *k == kind).unwrap_or(HEARD.len());
+            let key = Key::event(saga, HEARD_STEPS + step as u32, Direction::Forward);
             let decided = s
                 .order
-                .hear(&order_id, kind, reason.as_deref(), update)
+                .hear(&key, &order_id, kind, reason.as_deref(), update)
                 .await
                 .map_err(transient)?;
             match decided {
@@ -523,17 +551,7 @@ async fn order(
         }
     };
     let mut builder = Participant::builder("order", Arc::clone(transport));
-    for topic in [
-        "StockReserved",
-        "StockUnavailable",
-        "StockReleased",
-        "PaymentCompleted",
-        "PaymentFailed",
-        "PaymentCancelled",
-        "PaymentRefunded",
-        "ShippingArranged",
-        "ShippingFailed",
-    ] {
+    for topic in HEARD {
         builder = builder.event(topic, hear.clone());
     }
     Ok(builder.spawn().await?)

@@ -174,7 +174,10 @@ pub async fn delete_run(spec: &TransportSpec, run_id: &str) {
         eprintln!("cleanup: cannot reach the brokers of run {run_id}");
         return;
     };
-    let services = Services::seeded(&ServicesConfig::default());
+    let Ok(services) = Services::memory(&ServicesConfig::default()).await else {
+        eprintln!("cleanup: cannot open in-memory services for run {run_id}");
+        return;
+    };
     let commands = brokers.orchestration.transport();
     if let Ok(router) =
         ReplyRouter::start(commands.clone(), router_config(&orchestrator_owner(run_id))).await

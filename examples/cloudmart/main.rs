@@ -11,6 +11,7 @@ use clap::Parser;
 
 use cloudmart::cli::{peers, Cli};
 use cloudmart::crash::CrashOptions;
+use cloudmart::db::DbSpec;
 use cloudmart::error::AppError;
 use cloudmart::model::Style;
 use cloudmart::report::{self, Summary};
@@ -153,6 +154,7 @@ async fn run(cli: Cli) -> Result<i32, AppError> {
             run_id: cli.run_id.clone(),
             listen: cli.listen.clone(),
             log,
+            db: cli.db.clone(),
             peers: peers(&cli.peer)?,
             parent_pipe: cli.parent_pipe,
         })
@@ -186,14 +188,15 @@ async fn run(cli: Cli) -> Result<i32, AppError> {
             (format!("sqlite://{}", path.display()), Some(path))
         }
     };
-    // Crash state lives beside a SQLite log, or in the temp dir named after a server URL.
+    // The services' databases of the crash scenario live beside a SQLite log, or in the temp dir named
+    // after a server URL.
     let state_base = match url.strip_prefix("sqlite://") {
         Some(p) => PathBuf::from(p.split('?').next().unwrap_or(p)),
         None => std::env::temp_dir().join(format!("cloudmart-{:016x}", fnv(&url))),
     };
     let resuming = styles
         .iter()
-        .any(|s| cloudmart::crash::state_path(&state_base, *s).exists());
+        .any(|s| cloudmart::crash::state_exists(&state_base, *s));
     let crash_mode = cli.crash_after.is_some() || resuming;
     // Server logs: a table prefix per run (a fixed one while a crash is being resumed).
     let prefix = if crash_mode {
@@ -205,6 +208,7 @@ async fn run(cli: Cli) -> Result<i32, AppError> {
     let env = Env {
         log: Arc::clone(&opened.log),
         config: ServicesConfig::default(),
+        db: cli.db.clone().map_or(DbSpec::Memory, DbSpec::Server),
         crash: CrashOptions {
             after: cli.crash_after,
             state_base: crash_mode.then_some(state_base),
@@ -217,8 +221,10 @@ async fn run(cli: Cli) -> Result<i32, AppError> {
 
     if !cli.json {
         println!(
-            "CloudMart — saga log: {}, transport: {}",
-            opened.display, cli.transport
+            "CloudMart — saga log: {}, services: {}, transport: {}",
+            opened.display,
+            env.db.display(),
+            cli.transport
         );
     }
     let started = std::time::Instant::now();

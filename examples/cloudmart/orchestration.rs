@@ -11,6 +11,7 @@ use saga::{
     StepError, StepSpec,
 };
 
+use crate::cloudmart::db::Key;
 use crate::cloudmart::error::AppError;
 use crate::cloudmart::history::{self, OrderReport};
 use crate::cloudmart::model::{OrderRequest, OrderSaga};
@@ -103,8 +104,8 @@ pub fn definition(router: &ReplyRouter) -> Result<SagaDefinition<OrderSaga>, App
         .build()?)
 }
 
-fn key(ctx: &CommandContext) -> String {
-    ctx.idempotency_key().to_string()
+fn key(ctx: &CommandContext) -> Key {
+    Key::command(ctx.idempotency_key())
 }
 
 type Shared = State<Arc<Services>>;

@@ -10,6 +10,7 @@ use saga::{SagaId, SagaLog};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::cloudmart::db::DbSpec;
 use crate::cloudmart::error::AppError;
 use crate::cloudmart::history::OrderReport;
 use crate::cloudmart::model::{OrderRequest, Style};
@@ -128,6 +129,8 @@ pub struct Env {
     pub log: Arc<dyn SagaLog>,
     /// Middleware settings.
     pub config: ServicesConfig,
+    /// Where the services keep their state.
+    pub db: DbSpec,
     /// Crash scenario options.
     pub crash: crate::cloudmart::crash::CrashOptions,
 }
@@ -135,6 +138,7 @@ pub struct Env {
 impl std::fmt::Debug for Env {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Env")
+            .field("db", &self.db)
             .field("crash", &self.crash)
             .finish_non_exhaustive()
     }
@@ -233,12 +237,13 @@ pub async fn run(scenario: Scenario, style: Style, env: &Env) -> Result<Scenario
         return crate::cloudmart::crash::run(style, env).await;
     }
     let owner = format!(
-        "cloudmart-{}-{}-{}",
-        scenario.name(),
-        style.as_str(),
-        SagaId::new()
+        "cm_{}_{}_{}",
+        scenario.name().replace('-', "_"),
+        &style.as_str()[..1],
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
-    let world = LocalWorld::start(style, &env.config, Arc::clone(&env.log), &owner).await?;
+    let world =
+        LocalWorld::start(style, &env.config, &env.db, Arc::clone(&env.log), &owner).await?;
     let result = run_in(scenario, style, &world).await;
     Box::new(world).shutdown().await;
     result

@@ -24,6 +24,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::cloudmart::choreography::Choreography;
+use crate::cloudmart::db::Key;
 use crate::cloudmart::error::AppError;
 use crate::cloudmart::model::{OrderLine, OrderRequest, ServiceError};
 use crate::cloudmart::orchestration::Orchestrator;
@@ -224,11 +225,12 @@ pub(crate) struct OrderRef {
 
 /// The idempotency key of a direct service call: the `Idempotency-Key` header, or one per order and
 /// operation.
-pub(crate) fn key(headers: &HeaderMap, order_id: &str, op: &str) -> String {
-    headers
+pub(crate) fn key(headers: &HeaderMap, order_id: &str, op: &str) -> Key {
+    let text = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
-        .map_or_else(|| format!("http/{order_id}/{op}"), |k| format!("http/{k}"))
+        .map_or_else(|| format!("{order_id}/{op}"), |k| format!("header/{k}"));
+    Key::http(&text)
 }
 
 /// Builds the world of `--serve` (every service, both styles, in-process transports) and its router.
@@ -236,8 +238,11 @@ pub(crate) fn key(headers: &HeaderMap, order_id: &str, op: &str) -> String {
 /// # Errors
 /// Transport subscriptions failed.
 pub async fn app(env: &Env) -> Result<(Router, Shared), AppError> {
-    let services = Services::seeded(&env.config);
-    let owner = format!("cloudmart-http-{}", SagaId::new());
+    let owner = format!(
+        "cm_http_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let services = Services::open(&env.db, &owner, &env.config).await?;
     let orchestrator = Orchestrator::start(
         &services,
         Arc::new(saga::InProcTransport::new()),

@@ -1,14 +1,28 @@
-//! The Inventory service: available vs reserved stock per book, reservations per order.
+//! The Inventory service: available vs reserved stock per book (`inventory`), the copies each order
+//! holds (`reservations`), and which orders were refused or cancelled before their reservation
+//! (`inventory_marks`).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 
-use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use super::Infra;
-use crate::cloudmart::model::{replay, Memo, OrderLine, ServiceError};
+use super::marks;
+use crate::cloudmart::db::{Arg, Db, Key, Tx};
+use crate::cloudmart::model::{replay, OrderLine, ServiceError};
 use crate::cloudmart::seed::BOOKS;
+
+/// The Inventory service's tables.
+pub(super) const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS inventory (book_id VARCHAR(191) PRIMARY KEY, title TEXT NOT NULL, \
+     price BIGINT NOT NULL, available_stock BIGINT NOT NULL, reserved_stock BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS reservations (order_id VARCHAR(191) NOT NULL, \
+     book_id VARCHAR(191) NOT NULL, quantity BIGINT NOT NULL, status VARCHAR(16) NOT NULL, \
+     PRIMARY KEY (order_id, book_id))",
+    "CREATE TABLE IF NOT EXISTS inventory_marks (order_id VARCHAR(191) NOT NULL, \
+     mark VARCHAR(16) NOT NULL, PRIMARY KEY (order_id, mark))",
+];
+
+const MARKS: &str = "inventory_marks";
 
 /// One book's stock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,58 +68,43 @@ pub enum Released {
     WasRefused,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct State {
-    books: BTreeMap<String, StockLevel>,
-    reservations: BTreeMap<String, Reservation>,
-    refused: BTreeSet<String>,
-    /// Orders released before they were reserved (choreography: PaymentFailed overtook OrderCreated).
-    tombstones: BTreeSet<String>,
-    memo: Memo,
-}
-
 /// The Inventory service.
 #[derive(Debug)]
 pub struct InventoryService {
-    state: Mutex<State>,
-    infra: Arc<Infra>,
+    db: Db,
 }
 
-const KEY: &str = "inventory";
-
 impl InventoryService {
-    pub(super) fn restore(infra: Arc<Infra>) -> Result<Self, crate::cloudmart::store::StoreError> {
-        let state = match infra.durable.load::<State>(KEY)? {
-            Some(s) => s,
-            None => State {
-                books: BOOKS
-                    .iter()
-                    .map(|b| {
-                        (
-                            b.id.to_owned(),
-                            StockLevel {
-                                title: b.title.to_owned(),
-                                price: b.price,
-                                available: b.stock,
-                                reserved: 0,
-                            },
-                        )
-                    })
-                    .collect(),
-                ..State::default()
-            },
-        };
-        Ok(Self {
-            state: Mutex::new(state),
-            infra,
-        })
+    /// The service on `db`, seeded with the catalogue if its `inventory` table is empty.
+    pub(super) async fn new(db: Db) -> Result<Self, ServiceError> {
+        let mut tx = db.begin().await?;
+        if tx
+            .fetch("SELECT book_id FROM inventory", &[])
+            .await?
+            .is_empty()
+        {
+            for b in BOOKS {
+                tx.execute(
+                    "INSERT INTO inventory (book_id, title, price, available_stock, reserved_stock) \
+                     VALUES (?, ?, ?, ?, 0)",
+                    &[
+                        Arg::Text(b.id),
+                        Arg::Text(b.title),
+                        super::int(b.price),
+                        Arg::Int(b.stock.into()),
+                    ],
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Self { db })
     }
 
-    fn persist(&self, state: &State) -> Result<(), ServiceError> {
-        self.infra
-            .durable
-            .save(KEY, state)
-            .map_err(|e| ServiceError::Unavailable(e.to_string()))
+    /// The service's database.
+    #[must_use]
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// Reserves every line or none. Refused if a book is unknown or short.
@@ -114,99 +113,172 @@ impl InventoryService {
     /// [`ServiceError::Refused`] when out of stock.
     pub async fn reserve(
         &self,
-        key: &str,
+        key: &Key,
         order_id: &str,
         lines: &[OrderLine],
     ) -> Result<String, ServiceError> {
-        self.infra.crash.gate().await;
-        let answer = {
-            let mut s = self.state.lock();
-            if let Some(answer) = s.memo.get(key) {
-                return replay(answer);
-            }
-            let answer = if s.tombstones.contains(order_id) {
+        self.db.crash().gate().await;
+        let mut attempts = 0;
+        let (answer, first) = loop {
+            let mut tx = self.db.begin().await?;
+            let answer = if marks::has(&mut tx, MARKS, order_id, marks::CANCELLED).await? {
                 Err(format!(
                     "order {order_id} was cancelled before its reservation"
                 ))
             } else {
-                try_reserve(&mut s, order_id, lines)
+                match try_reserve(&mut tx, order_id, lines).await? {
+                    Some(answer) => answer,
+                    // Another transaction took the stock between the check and the update.
+                    None if attempts < 10 => {
+                        attempts += 1;
+                        tx.rollback().await?;
+                        continue;
+                    }
+                    None => return Err(ServiceError::Unavailable("stock contention".into())),
+                }
             };
             if answer.is_err() {
-                s.refused.insert(order_id.to_owned());
+                marks::add(&mut tx, MARKS, order_id, marks::REFUSED).await?;
             }
-            s.memo.insert(key.to_owned(), answer.clone());
-            self.persist(&s)?;
-            answer
+            break tx.finish(key, answer).await?;
         };
-        self.infra.crash.effect_done("reserve_stock").await;
-        answer.map_err(ServiceError::Refused)
+        if first {
+            self.db.crash().effect_done("reserve_stock").await;
+        }
+        replay(&answer)
     }
 
     /// Gives an order's stock back; tolerates "nothing to undo".
     ///
     /// # Errors
-    /// [`ServiceError::Unavailable`] if the state cannot be persisted.
-    pub async fn release(&self, key: &str, order_id: &str) -> Result<Released, ServiceError> {
-        self.infra.crash.gate().await;
-        let mut s = self.state.lock();
-        if let Some(answer) = s.memo.get(key) {
-            return Ok(match answer.as_deref() {
-                Ok("returned") => Released::Returned,
-                Ok("refused") => Released::WasRefused,
-                _ => Released::NothingHeld,
-            });
-        }
-        let s = &mut *s;
-        let outcome = match s.reservations.get_mut(order_id) {
-            Some(r) if r.status == ReservationStatus::Reserved => {
-                r.status = ReservationStatus::Released;
-                for (book, q) in &r.lines {
-                    if let Some(level) = s.books.get_mut(book) {
-                        level.reserved = level.reserved.saturating_sub(*q);
-                        level.available = level.available.saturating_add(*q);
-                    }
+    /// [`ServiceError::Unavailable`] if the state cannot be read or committed.
+    pub async fn release(&self, key: &Key, order_id: &str) -> Result<Released, ServiceError> {
+        self.db.crash().gate().await;
+        let mut tx = self.db.begin().await?;
+        let sql = format!(
+            "SELECT book_id, quantity, status FROM reservations WHERE order_id = ?{}",
+            self.db.for_update()
+        );
+        let rows = tx.fetch(&sql, &[Arg::Text(order_id)]).await?;
+        let label = if rows.is_empty() {
+            if marks::has(&mut tx, MARKS, order_id, marks::REFUSED).await? {
+                "refused"
+            } else {
+                marks::add(&mut tx, MARKS, order_id, marks::CANCELLED).await?;
+                "nothing"
+            }
+        } else {
+            for row in &rows {
+                if row.text(2)? != "Reserved" {
+                    continue;
                 }
-                Released::Returned
+                let (book, q) = (row.text(0)?, row.int(1)?);
+                tx.execute(
+                    "UPDATE inventory SET available_stock = available_stock + ?, \
+                     reserved_stock = reserved_stock - ? WHERE book_id = ?",
+                    &[Arg::Int(q), Arg::Int(q), Arg::Text(&book)],
+                )
+                .await?;
             }
-            Some(_) => Released::Returned,
-            None if s.refused.contains(order_id) => Released::WasRefused,
-            None => {
-                s.tombstones.insert(order_id.to_owned());
-                Released::NothingHeld
-            }
+            tx.execute(
+                "UPDATE reservations SET status = 'Released' WHERE order_id = ?",
+                &[Arg::Text(order_id)],
+            )
+            .await?;
+            "returned"
         };
-        let label = match outcome {
-            Released::Returned => "returned",
-            Released::WasRefused => "refused",
-            Released::NothingHeld => "nothing",
-        };
-        s.memo.insert(key.to_owned(), Ok(label.to_owned()));
-        self.persist(s)?;
-        Ok(outcome)
+        let (answer, _) = tx.finish(key, Ok(label.to_owned())).await?;
+        Ok(match answer.as_deref() {
+            Ok("returned") => Released::Returned,
+            Ok("refused") => Released::WasRefused,
+            _ => Released::NothingHeld,
+        })
     }
 
     /// One book's stock.
-    #[must_use]
-    pub fn level(&self, book_id: &str) -> Option<StockLevel> {
-        self.state.lock().books.get(book_id).cloned()
+    ///
+    /// # Errors
+    /// The stock cannot be read.
+    pub async fn level(&self, book_id: &str) -> Result<Option<StockLevel>, ServiceError> {
+        Ok(self.levels().await?.remove(book_id))
     }
 
     /// Every book's stock.
-    #[must_use]
-    pub fn levels(&self) -> BTreeMap<String, StockLevel> {
-        self.state.lock().books.clone()
+    ///
+    /// # Errors
+    /// The stock cannot be read.
+    pub async fn levels(&self) -> Result<BTreeMap<String, StockLevel>, ServiceError> {
+        let rows = self
+            .db
+            .read(
+                "SELECT book_id, title, price, available_stock, reserved_stock FROM inventory",
+                &[],
+            )
+            .await?;
+        let mut levels = BTreeMap::new();
+        for row in &rows {
+            levels.insert(
+                row.text(0)?,
+                StockLevel {
+                    title: row.text(1)?,
+                    price: row.count(2)?,
+                    available: row.count(3)?,
+                    reserved: row.count(4)?,
+                },
+            );
+        }
+        Ok(levels)
     }
 
     /// Every reservation, by order.
-    #[must_use]
-    pub fn reservations(&self) -> BTreeMap<String, Reservation> {
-        self.state.lock().reservations.clone()
+    ///
+    /// # Errors
+    /// The reservations cannot be read.
+    pub async fn reservations(&self) -> Result<BTreeMap<String, Reservation>, ServiceError> {
+        let rows = self
+            .db
+            .read(
+                "SELECT order_id, book_id, quantity, status FROM reservations \
+                 ORDER BY order_id, book_id",
+                &[],
+            )
+            .await?;
+        let mut all: BTreeMap<String, Reservation> = BTreeMap::new();
+        for row in &rows {
+            let status = match row.text(3)?.as_str() {
+                "Reserved" => ReservationStatus::Reserved,
+                _ => ReservationStatus::Released,
+            };
+            all.entry(row.text(0)?)
+                .or_insert_with(|| Reservation {
+                    lines: Vec::new(),
+                    status,
+                })
+                .lines
+                .push((row.text(1)?, row.count(2)?));
+        }
+        Ok(all)
     }
 }
 
-fn try_reserve(s: &mut State, order_id: &str, lines: &[OrderLine]) -> Result<String, String> {
+/// Reserves the lines in `tx`: `Some(answer)`, or `None` if a conditional update lost a race (retry).
+async fn try_reserve(
+    tx: &mut Tx,
+    order_id: &str,
+    lines: &[OrderLine],
+) -> Result<Option<Result<String, String>>, ServiceError> {
     if lines.is_empty() {
-        return Err("an order needs at least one line".into());
+        return Ok(Some(Err("an order needs at least one line".into())));
+    }
+    let held = tx
+        .fetch(
+            "SELECT book_id FROM reservations WHERE order_id = ?",
+            &[Arg::Text(order_id)],
+        )
+        .await?;
+    if !held.is_empty() {
+        // Another request for the same order (a different key): never reserve twice.
+        return Ok(Some(Ok(format!("reserved for {order_id}"))));
     }
     let mut wanted: BTreeMap<&str, u32> = BTreeMap::new();
     for l in lines {
@@ -214,28 +286,42 @@ fn try_reserve(s: &mut State, order_id: &str, lines: &[OrderLine]) -> Result<Str
         *q = q.saturating_add(l.quantity);
     }
     for (book, q) in &wanted {
-        let Some(level) = s.books.get(*book) else {
-            return Err(format!("unknown book {book}"));
+        let rows = tx
+            .fetch(
+                "SELECT title, available_stock FROM inventory WHERE book_id = ?",
+                &[Arg::Text(book)],
+            )
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(Some(Err(format!("unknown book {book}"))));
         };
-        if level.available < *q {
-            return Err(format!(
-                "out of stock: {book} 「{}」 has {} available, {q} wanted",
-                level.title, level.available
-            ));
+        let available = row.int(1)?;
+        if available < i64::from(*q) {
+            return Ok(Some(Err(format!(
+                "out of stock: {book} 「{}」 has {available} available, {q} wanted",
+                row.text(0)?
+            ))));
         }
     }
+    // In book order, so concurrent reservations lock rows in the same order.
     for (book, q) in &wanted {
-        if let Some(level) = s.books.get_mut(*book) {
-            level.available -= *q;
-            level.reserved += *q;
+        let q = i64::from(*q);
+        let updated = tx
+            .execute(
+                "UPDATE inventory SET available_stock = available_stock - ?, \
+                 reserved_stock = reserved_stock + ? WHERE book_id = ? AND available_stock >= ?",
+                &[Arg::Int(q), Arg::Int(q), Arg::Text(book), Arg::Int(q)],
+            )
+            .await?;
+        if updated != 1 {
+            return Ok(None);
         }
+        tx.execute(
+            "INSERT INTO reservations (order_id, book_id, quantity, status) \
+             VALUES (?, ?, ?, 'Reserved')",
+            &[Arg::Text(order_id), Arg::Text(book), Arg::Int(q)],
+        )
+        .await?;
     }
-    s.reservations.insert(
-        order_id.to_owned(),
-        Reservation {
-            lines: wanted.iter().map(|(b, q)| ((*b).to_owned(), *q)).collect(),
-            status: ReservationStatus::Reserved,
-        },
-    );
-    Ok(format!("reserved for {order_id}"))
+    Ok(Some(Ok(format!("reserved for {order_id}"))))
 }

@@ -1,14 +1,27 @@
-//! The Order service: orders, their status, and (in choreography) what each order has heard.
+//! The Order service: orders, their lines, their status, and (in choreography) the events each order
+//! has heard, in its tables `orders`, `order_items` and `events`.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::Infra;
-use crate::cloudmart::model::{replay, Memo, OrderLine, OrderRequest, ServiceError};
+use super::int;
+use crate::cloudmart::db::{Arg, Db, Key, Row, Tx};
+use crate::cloudmart::model::{replay, OrderLine, OrderRequest, ServiceError};
+
+/// The Order service's tables.
+pub(super) const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS orders (id VARCHAR(191) PRIMARY KEY, \
+     customer_id VARCHAR(191) NOT NULL, status VARCHAR(16) NOT NULL, total_amount BIGINT NOT NULL, \
+     saga_id VARCHAR(64), failure TEXT, stock_progress BIGINT NOT NULL, \
+     payment_progress BIGINT NOT NULL, shipping_progress BIGINT NOT NULL, failed BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS order_items (order_id VARCHAR(191) NOT NULL, \
+     line_no BIGINT NOT NULL, book_id VARCHAR(191) NOT NULL, quantity BIGINT NOT NULL, \
+     unit_price BIGINT NOT NULL, PRIMARY KEY (order_id, line_no))",
+    "CREATE TABLE IF NOT EXISTS events (aggregate_id VARCHAR(191) NOT NULL, seq BIGINT NOT NULL, \
+     event_type VARCHAR(64) NOT NULL, payload TEXT, PRIMARY KEY (aggregate_id, seq))",
+];
 
 /// An order's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +33,23 @@ pub enum OrderStatus {
     Completed,
     /// Rolled back.
     Cancelled,
+}
+
+impl OrderStatus {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Completed => "COMPLETED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, ServiceError> {
+        [Self::Pending, Self::Completed, Self::Cancelled]
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| ServiceError::Unavailable(format!("corrupt order status {s:?}")))
+    }
 }
 
 /// Choreography bookkeeping: the furthest each participant got.
@@ -60,85 +90,94 @@ pub struct Order {
     pub failure: Option<String>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct State {
-    orders: BTreeMap<String, Order>,
-    memo: Memo,
-}
-
 /// The Order service.
 #[derive(Debug)]
 pub struct OrderService {
-    state: Mutex<State>,
-    infra: Arc<Infra>,
+    db: Db,
     changed: watch::Sender<u64>,
 }
 
-const KEY: &str = "order";
+const COLUMNS: &str = "id, customer_id, status, total_amount, saga_id, failure, stock_progress, \
+                       payment_progress, shipping_progress, failed";
 
 impl OrderService {
-    pub(super) fn restore(infra: Arc<Infra>) -> Result<Self, crate::cloudmart::store::StoreError> {
-        let state = infra.durable.load::<State>(KEY)?.unwrap_or_default();
-        Ok(Self {
-            state: Mutex::new(state),
-            infra,
+    pub(super) fn new(db: Db) -> Self {
+        Self {
+            db,
             changed: watch::Sender::new(0),
-        })
+        }
     }
 
-    fn persist(&self, state: &State) -> Result<(), ServiceError> {
-        self.infra
-            .durable
-            .save(KEY, state)
-            .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+    /// The service's database.
+    #[must_use]
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Commits `tx` with `answer` under `key`; announces the change.
+    async fn commit(&self, tx: Tx, key: &Key, answer: Result<String, String>) -> Finished {
+        let done = tx.finish(key, answer).await?;
         self.changed.send_modify(|v| *v += 1);
-        Ok(())
+        Ok(done)
     }
 
-    /// Creates the order (status `Pending`); returns its total.
+    /// Creates the order (status `Pending`) and records its `OrderCreated` event; returns its total.
     ///
     /// # Errors
     /// [`ServiceError::Refused`] if it has no lines or the id is taken by another order.
     pub async fn create(
         &self,
-        key: &str,
+        key: &Key,
         request: &OrderRequest,
         saga_id: Option<String>,
     ) -> Result<String, ServiceError> {
-        self.infra.crash.gate().await;
-        let answer = {
-            let mut s = self.state.lock();
-            if let Some(answer) = s.memo.get(key) {
-                return replay(answer);
+        self.db.crash().gate().await;
+        let mut tx = self.db.begin().await?;
+        let id = request.order_id.as_str();
+        let answer = if request.lines.is_empty() {
+            Err("an order needs at least one line".to_owned())
+        } else if !tx
+            .fetch("SELECT id FROM orders WHERE id = ?", &[Arg::Text(id)])
+            .await?
+            .is_empty()
+        {
+            Err(format!("order {id} exists"))
+        } else {
+            let total = request.total();
+            tx.execute(
+                &format!(
+                    "INSERT INTO orders ({COLUMNS}) VALUES (?, ?, 'PENDING', ?, ?, NULL, 0, 0, 0, 0)"
+                ),
+                &[
+                    Arg::Text(id),
+                    Arg::Text(&request.customer_id),
+                    int(total),
+                    Arg::OptText(saga_id.as_deref()),
+                ],
+            )
+            .await?;
+            for (n, l) in request.lines.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO order_items (order_id, line_no, book_id, quantity, unit_price) \
+                     VALUES (?, ?, ?, ?, ?)",
+                    &[
+                        Arg::Text(id),
+                        int(n as u64),
+                        Arg::Text(&l.book_id),
+                        int(u64::from(l.quantity)),
+                        int(l.unit_price),
+                    ],
+                )
+                .await?;
             }
-            let answer = if request.lines.is_empty() {
-                Err("an order needs at least one line".to_owned())
-            } else if s.orders.contains_key(&request.order_id) {
-                Err(format!("order {} exists", request.order_id))
-            } else {
-                let total = request.total();
-                s.orders.insert(
-                    request.order_id.clone(),
-                    Order {
-                        order_id: request.order_id.clone(),
-                        customer_id: request.customer_id.clone(),
-                        lines: request.lines.clone(),
-                        total_amount: total,
-                        status: OrderStatus::Pending,
-                        saga_id,
-                        events: vec!["OrderCreated".into()],
-                        progress: Progress::default(),
-                        failure: None,
-                    },
-                );
-                Ok(total.to_string())
-            };
-            s.memo.insert(key.to_owned(), answer.clone());
-            self.persist(&s)?;
-            answer
+            record_event(&mut tx, id, "OrderCreated", None).await?;
+            Ok(total.to_string())
         };
-        self.infra.crash.effect_done("create_order").await;
-        answer.map_err(ServiceError::Refused)
+        let (answer, first) = self.commit(tx, key, answer).await?;
+        if first {
+            self.db.crash().effect_done("create_order").await;
+        }
+        replay(&answer)
     }
 
     /// Sets the final status (cancel or approve); idempotent per key.
@@ -147,52 +186,61 @@ impl OrderService {
     /// [`ServiceError::Refused`] if the order is unknown or already ended the other way.
     pub async fn finish(
         &self,
-        key: &str,
+        key: &Key,
         order_id: &str,
         status: OrderStatus,
     ) -> Result<(), ServiceError> {
-        self.infra.crash.gate().await;
-        let mut s = self.state.lock();
-        if let Some(answer) = s.memo.get(key) {
-            return replay(answer).map(drop);
-        }
-        let answer = match s.orders.get_mut(order_id) {
+        self.db.crash().gate().await;
+        let mut tx = self.db.begin().await?;
+        let sql = format!(
+            "SELECT status FROM orders WHERE id = ?{}",
+            self.db.for_update()
+        );
+        let current = tx.fetch(&sql, &[Arg::Text(order_id)]).await?;
+        let current = match current.first() {
+            Some(row) => Some(OrderStatus::parse(&row.text(0)?)?),
+            None => None,
+        };
+        let answer = match current {
             // Cancelling an order that was never created: nothing to undo.
             None if status == OrderStatus::Cancelled => Ok("nothing".to_owned()),
             None => Err(format!("unknown order {order_id}")),
-            Some(o) if o.status == OrderStatus::Pending || o.status == status => {
-                o.status = status;
+            Some(now) if now == OrderStatus::Pending || now == status => {
+                set_status(&mut tx, order_id, status).await?;
                 Ok(format!("{status:?}"))
             }
-            Some(o) => Err(format!("order {order_id} is already {:?}", o.status)),
+            Some(now) => Err(format!("order {order_id} is already {now:?}")),
         };
-        s.memo.insert(key.to_owned(), answer.clone());
-        self.persist(&s)?;
-        answer.map(drop).map_err(ServiceError::Refused)
+        let (answer, _) = self.commit(tx, key, answer).await?;
+        replay(&answer).map(drop)
     }
 
-    /// Choreography: records an event about an order (once per event id) and updates its progress with
-    /// `update`; returns the new final status if this event decided it.
+    /// Choreography: records event `event` about an order (once per `key`) and updates its progress
+    /// with `update`; returns the new final status if this event decided it.
     ///
     /// # Errors
-    /// [`ServiceError::Unavailable`] if the state cannot be persisted.
+    /// [`ServiceError::Unavailable`] if the state cannot be read or committed.
     pub async fn hear(
         &self,
+        key: &Key,
         order_id: &str,
         event: &str,
         reason: Option<&str>,
         update: impl FnOnce(&mut Progress),
     ) -> Result<Option<OrderStatus>, ServiceError> {
-        self.infra.crash.gate().await;
-        let mut s = self.state.lock();
-        let memo_key = format!("{order_id}/heard/{event}");
-        if s.memo.contains_key(&memo_key) {
-            return Ok(None);
-        }
-        let Some(order) = s.orders.get_mut(order_id) else {
+        self.db.crash().gate().await;
+        let mut tx = self.db.begin().await?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM orders WHERE id = ?{}",
+            self.db.for_update()
+        );
+        let rows = tx.fetch(&sql, &[Arg::Text(order_id)]).await?;
+        let Some(row) = rows.first() else {
+            tx.rollback().await?;
             return Ok(None);
         };
-        order.events.push(event.to_owned());
+        let mut order = order_of(row)?;
+        record_event(&mut tx, order_id, event, reason).await?;
         if order.failure.is_none() {
             order.failure = reason.map(str::to_owned);
         }
@@ -207,44 +255,180 @@ impl OrderService {
         } else {
             None
         };
+        tx.execute(
+            "UPDATE orders SET failure = ?, stock_progress = ?, payment_progress = ?, \
+             shipping_progress = ?, failed = ? WHERE id = ?",
+            &[
+                Arg::OptText(order.failure.as_deref()),
+                Arg::Int(p.stock.into()),
+                Arg::Int(p.payment.into()),
+                Arg::Int(p.shipping.into()),
+                Arg::Int(p.failed.into()),
+                Arg::Text(order_id),
+            ],
+        )
+        .await?;
         if let Some(status) = decided {
-            order.status = status;
-            order.events.push(
-                match status {
-                    OrderStatus::Completed => "OrderCompleted",
-                    _ => "OrderCancelled",
-                }
-                .to_owned(),
-            );
+            set_status(&mut tx, order_id, status).await?;
+            let end = match status {
+                OrderStatus::Completed => "OrderCompleted",
+                _ => "OrderCancelled",
+            };
+            record_event(&mut tx, order_id, end, None).await?;
         }
-        s.memo.insert(memo_key, Ok(String::new()));
-        self.persist(&s)?;
-        Ok(decided)
+        let answer = Ok(decided.map_or("", |s| s.as_str()).to_owned());
+        let (_, first) = self.commit(tx, key, answer).await?;
+        Ok(decided.filter(|_| first))
     }
 
     /// Waits until the order is no longer pending and returns it (`None` if unknown).
-    pub async fn wait_final(&self, order_id: &str) -> Option<Order> {
+    ///
+    /// # Errors
+    /// The order cannot be read.
+    pub async fn wait_final(&self, order_id: &str) -> Result<Option<Order>, ServiceError> {
         let mut rx = self.changed.subscribe();
         loop {
-            match self.order(order_id) {
+            match self.order(order_id).await? {
                 Some(o) if o.status == OrderStatus::Pending => {}
-                other => return other,
+                other => return Ok(other),
             }
             if rx.changed().await.is_err() {
-                return self.order(order_id);
+                return self.order(order_id).await;
             }
         }
     }
 
     /// One order.
-    #[must_use]
-    pub fn order(&self, order_id: &str) -> Option<Order> {
-        self.state.lock().orders.get(order_id).cloned()
+    ///
+    /// # Errors
+    /// The order cannot be read.
+    pub async fn order(&self, order_id: &str) -> Result<Option<Order>, ServiceError> {
+        Ok(self.load(Some(order_id)).await?.remove(order_id))
     }
 
     /// Every order.
-    #[must_use]
-    pub fn orders(&self) -> BTreeMap<String, Order> {
-        self.state.lock().orders.clone()
+    ///
+    /// # Errors
+    /// The orders cannot be read.
+    pub async fn orders(&self) -> Result<BTreeMap<String, Order>, ServiceError> {
+        self.load(None).await
     }
+
+    /// The orders (all, or `only`) with their lines and events, in one transaction.
+    async fn load(&self, only: Option<&str>) -> Result<BTreeMap<String, Order>, ServiceError> {
+        let filter = if only.is_some() { " WHERE id = ?" } else { "" };
+        let item_filter = if only.is_some() {
+            " WHERE order_id = ?"
+        } else {
+            ""
+        };
+        let event_filter = if only.is_some() {
+            " WHERE aggregate_id = ?"
+        } else {
+            ""
+        };
+        let args: Vec<Arg<'_>> = only.map(Arg::Text).into_iter().collect();
+        let mut tx = self.db.begin().await?;
+        let rows = tx
+            .fetch(&format!("SELECT {COLUMNS} FROM orders{filter}"), &args)
+            .await?;
+        let mut orders = BTreeMap::new();
+        for row in &rows {
+            let order = order_of(row)?;
+            orders.insert(order.order_id.clone(), order);
+        }
+        let items = tx
+            .fetch(
+                &format!(
+                    "SELECT order_id, book_id, quantity, unit_price FROM order_items{item_filter} \
+                     ORDER BY order_id, line_no"
+                ),
+                &args,
+            )
+            .await?;
+        for row in &items {
+            if let Some(o) = orders.get_mut(&row.text(0)?) {
+                o.lines.push(OrderLine {
+                    book_id: row.text(1)?,
+                    quantity: row.count(2)?,
+                    unit_price: row.count(3)?,
+                });
+            }
+        }
+        let events = tx
+            .fetch(
+                &format!(
+                    "SELECT aggregate_id, event_type FROM events{event_filter} \
+                     ORDER BY aggregate_id, seq"
+                ),
+                &args,
+            )
+            .await?;
+        for row in &events {
+            if let Some(o) = orders.get_mut(&row.text(0)?) {
+                o.events.push(row.text(1)?);
+            }
+        }
+        tx.rollback().await?;
+        Ok(orders)
+    }
+}
+
+type Finished = Result<(Result<String, String>, bool), ServiceError>;
+
+/// An order row (without its lines and events).
+fn order_of(row: &Row) -> Result<Order, ServiceError> {
+    let small = |i: usize| row.count::<u8>(i);
+    Ok(Order {
+        order_id: row.text(0)?,
+        customer_id: row.text(1)?,
+        lines: Vec::new(),
+        total_amount: row.count(3)?,
+        status: OrderStatus::parse(&row.text(2)?)?,
+        saga_id: row.opt_text(4)?,
+        events: Vec::new(),
+        progress: Progress {
+            stock: small(6)?,
+            payment: small(7)?,
+            shipping: small(8)?,
+            failed: row.int(9)? != 0,
+        },
+        failure: row.opt_text(5)?,
+    })
+}
+
+async fn set_status(tx: &mut Tx, order_id: &str, status: OrderStatus) -> Result<(), ServiceError> {
+    tx.execute(
+        "UPDATE orders SET status = ? WHERE id = ?",
+        &[Arg::Text(status.as_str()), Arg::Text(order_id)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Appends an event to the order's record in `events`.
+async fn record_event(
+    tx: &mut Tx,
+    order_id: &str,
+    event: &str,
+    payload: Option<&str>,
+) -> Result<(), ServiceError> {
+    let seen = tx
+        .fetch(
+            "SELECT COUNT(*) FROM events WHERE aggregate_id = ?",
+            &[Arg::Text(order_id)],
+        )
+        .await?;
+    let seq = seen.first().map(|r| r.int(0)).transpose()?.unwrap_or(0) + 1;
+    tx.execute(
+        "INSERT INTO events (aggregate_id, seq, event_type, payload) VALUES (?, ?, ?, ?)",
+        &[
+            Arg::Text(order_id),
+            Arg::Int(seq),
+            Arg::Text(event),
+            Arg::OptText(payload),
+        ],
+    )
+    .await?;
+    Ok(())
 }

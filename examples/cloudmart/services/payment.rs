@@ -1,18 +1,30 @@
-//! The Payment service: wallets, payment records, and a payment gateway behind a bulkhead.
+//! The Payment service: wallets (`wallets`), payment records (`payments`), which orders were refused
+//! or cancelled before their charge (`payment_marks`), and a payment gateway behind a bulkhead.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::BTreeMap;
 
-use parking_lot::Mutex;
 use saga::middleware::{BulkheadConfig, BulkheadLayer};
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
 
-use super::Infra;
-use crate::cloudmart::model::{replay, Memo, ServiceError};
+use super::gateway::Gateway;
+use super::{int, marks};
+use crate::cloudmart::db::{Arg, Db, Key, Tx};
+use crate::cloudmart::model::{replay, ServiceError};
 use crate::cloudmart::seed::CUSTOMERS;
+
+/// The Payment service's tables.
+pub(super) const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS wallets (customer_id VARCHAR(191) PRIMARY KEY, \
+     balance BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS payments (id VARCHAR(191) PRIMARY KEY, \
+     order_id VARCHAR(191) NOT NULL UNIQUE, customer_id VARCHAR(191) NOT NULL, \
+     amount BIGINT NOT NULL, refunded BIGINT NOT NULL, charges BIGINT NOT NULL, \
+     status VARCHAR(16) NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS payment_marks (order_id VARCHAR(191) NOT NULL, \
+     mark VARCHAR(16) NOT NULL, PRIMARY KEY (order_id, mark))",
+];
+
+const MARKS: &str = "payment_marks";
 
 /// A payment's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,129 +64,43 @@ pub enum Cancelled {
     WasRefused,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct State {
-    wallets: BTreeMap<String, u64>,
-    payments: BTreeMap<String, Payment>,
-    refused: BTreeSet<String>,
-    tombstones: BTreeSet<String>,
-    memo: Memo,
-}
-
-/// The (mock) payment gateway: every authorization takes `delay`; it records its peak concurrency.
-#[derive(Debug)]
-pub struct Gateway {
-    delay_ms: AtomicU64,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
-    calls: AtomicU64,
-    /// While `true`, authorizations wait (tests use it to hold a saga mid-step).
-    paused: watch::Sender<bool>,
-}
-
-impl Gateway {
-    fn new() -> Self {
-        Self {
-            delay_ms: AtomicU64::new(0),
-            in_flight: AtomicUsize::new(0),
-            max_in_flight: AtomicUsize::new(0),
-            calls: AtomicU64::new(0),
-            paused: watch::Sender::new(false),
-        }
-    }
-
-    /// Makes every authorization take `delay`.
-    pub fn set_delay(&self, delay: Duration) {
-        self.delay_ms.store(
-            u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
-    }
-
-    /// Holds (`true`) or lets go (`false`) every authorization.
-    #[allow(dead_code)] // used by tests/cloudmart_http.rs
-    pub fn set_paused(&self, paused: bool) {
-        self.paused.send_replace(paused);
-    }
-
-    /// Resolves once at least `n` authorizations are in flight.
-    #[allow(dead_code)] // used by tests/cloudmart_http.rs
-    pub async fn wait_in_flight(&self, n: usize) {
-        let mut rx = self.paused.subscribe();
-        while self.in_flight.load(Ordering::SeqCst) < n {
-            // in_flight changes are announced by touching the watch channel.
-            let _ = rx.changed().await;
-        }
-    }
-
-    /// Authorizations made.
-    #[must_use]
-    pub fn calls(&self) -> u64 {
-        self.calls.load(Ordering::SeqCst)
-    }
-
-    /// The most authorizations ever in flight at once.
-    #[must_use]
-    pub fn max_in_flight(&self) -> usize {
-        self.max_in_flight.load(Ordering::SeqCst)
-    }
-
-    async fn authorize(&self) -> Result<(), std::io::Error> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        self.paused.send_modify(|_| {});
-        let mut rx = self.paused.subscribe();
-        let _ = rx.wait_for(|p| !*p).await;
-        let delay = self.delay_ms.load(Ordering::Relaxed);
-        if delay > 0 {
-            tokio::time::sleep(Duration::from_millis(delay)).await;
-        }
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        self.paused.send_modify(|_| {});
-        Ok(())
-    }
-}
-
 /// The Payment service.
 #[derive(Debug)]
 pub struct PaymentService {
-    state: Mutex<State>,
-    infra: Arc<Infra>,
+    db: Db,
     gateway: Gateway,
     bulkhead: BulkheadLayer,
 }
 
-const KEY: &str = "payment";
-
 impl PaymentService {
-    pub(super) fn restore(
-        infra: Arc<Infra>,
-        bulkhead: BulkheadConfig,
-    ) -> Result<Self, crate::cloudmart::store::StoreError> {
-        let state = match infra.durable.load::<State>(KEY)? {
-            Some(s) => s,
-            None => State {
-                wallets: CUSTOMERS
-                    .iter()
-                    .map(|c| (c.id.to_owned(), c.wallet))
-                    .collect(),
-                ..State::default()
-            },
-        };
+    /// The service on `db`, its wallets seeded if the `wallets` table is empty.
+    pub(super) async fn new(db: Db, bulkhead: BulkheadConfig) -> Result<Self, ServiceError> {
+        let mut tx = db.begin().await?;
+        if tx
+            .fetch("SELECT customer_id FROM wallets", &[])
+            .await?
+            .is_empty()
+        {
+            for c in CUSTOMERS {
+                tx.execute(
+                    "INSERT INTO wallets (customer_id, balance) VALUES (?, ?)",
+                    &[Arg::Text(c.id), int(c.wallet)],
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
         Ok(Self {
-            state: Mutex::new(state),
-            infra,
+            db,
             gateway: Gateway::new(),
             bulkhead: BulkheadLayer::new(bulkhead),
         })
     }
 
-    fn persist(&self, state: &State) -> Result<(), ServiceError> {
-        self.infra
-            .durable
-            .save(KEY, state)
-            .map_err(|e| ServiceError::Unavailable(e.to_string()))
+    /// The service's database.
+    #[must_use]
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// The gateway, to make it slow or count its calls.
@@ -196,118 +122,170 @@ impl PaymentService {
     /// [`ServiceError::Unavailable`] if the bulkhead is full.
     pub async fn charge(
         &self,
-        key: &str,
+        key: &Key,
         order_id: &str,
         customer_id: &str,
         amount: u64,
     ) -> Result<String, ServiceError> {
-        self.infra.crash.gate().await;
-        if let Some(answer) = self.state.lock().memo.get(key) {
-            return replay(answer);
+        self.db.crash().gate().await;
+        if let Some(answer) = self.db.seen(key).await? {
+            return replay(&answer);
         }
         self.bulkhead
             .call(|| self.gateway.authorize())
             .await
             .map_err(|e| ServiceError::Unavailable(format!("payment gateway: {e}")))?;
-        self.infra.crash.gate().await;
-        let answer = {
-            let mut guard = self.state.lock();
-            let s = &mut *guard;
-            if let Some(answer) = s.memo.get(key) {
-                return replay(answer);
-            }
-            let balance = s.wallets.get(customer_id).copied();
-            let answer = if s.tombstones.contains(order_id) {
-                Err(format!("payment of {order_id} was cancelled"))
-            } else if let Some(p) = s.payments.get(order_id) {
-                // Another request for the same order (a different key): never charge twice.
-                Ok(p.payment_id.clone())
-            } else {
-                match balance {
-                    None => Err(format!("unknown customer {customer_id}")),
-                    Some(b) if b < amount => Err(format!(
-                        "insufficient funds: wallet of {customer_id} holds {b}, order costs {amount}"
-                    )),
-                    Some(b) => {
-                        s.wallets.insert(customer_id.to_owned(), b - amount);
-                        let payment_id = format!("pay-{order_id}");
-                        s.payments.insert(
-                            order_id.to_owned(),
-                            Payment {
-                                payment_id: payment_id.clone(),
-                                customer_id: customer_id.to_owned(),
-                                amount,
-                                refunded: 0,
-                                charges: 1,
-                                status: PaymentStatus::Captured,
-                            },
-                        );
-                        Ok(payment_id)
-                    }
-                }
-            };
-            if answer.is_err() {
-                s.refused.insert(order_id.to_owned());
-            }
-            s.memo.insert(key.to_owned(), answer.clone());
-            self.persist(s)?;
-            answer
-        };
-        self.infra.crash.effect_done("process_payment").await;
-        answer.map_err(ServiceError::Refused)
+        self.db.crash().gate().await;
+        let mut tx = self.db.begin().await?;
+        let answer = debit(&mut tx, self.db.for_update(), order_id, customer_id, amount).await?;
+        if answer.is_err() {
+            marks::add(&mut tx, MARKS, order_id, marks::REFUSED).await?;
+        }
+        let (answer, first) = tx.finish(key, answer).await?;
+        if first {
+            self.db.crash().effect_done("process_payment").await;
+        }
+        replay(&answer)
     }
 
     /// Refunds an order's payment, or marks it cancelled if nothing was charged yet; tolerates
     /// "nothing to undo".
     ///
     /// # Errors
-    /// [`ServiceError::Unavailable`] if the state cannot be persisted.
-    pub async fn cancel(&self, key: &str, order_id: &str) -> Result<Cancelled, ServiceError> {
-        self.infra.crash.gate().await;
-        let mut guard = self.state.lock();
-        let s = &mut *guard;
-        if let Some(answer) = s.memo.get(key) {
-            return Ok(match answer.as_deref() {
-                Ok("refunded") => Cancelled::Refunded,
-                Ok("refused") => Cancelled::WasRefused,
-                _ => Cancelled::NothingCharged,
-            });
-        }
-        let outcome = match s.payments.get_mut(order_id) {
-            Some(p) => {
-                if p.status == PaymentStatus::Captured {
-                    p.status = PaymentStatus::Refunded;
-                    p.refunded = p.amount;
-                    let wallet = s.wallets.entry(p.customer_id.clone()).or_default();
-                    *wallet = wallet.saturating_add(p.amount);
+    /// [`ServiceError::Unavailable`] if the state cannot be read or committed.
+    pub async fn cancel(&self, key: &Key, order_id: &str) -> Result<Cancelled, ServiceError> {
+        self.db.crash().gate().await;
+        let mut tx = self.db.begin().await?;
+        let sql = format!(
+            "SELECT customer_id, amount, status FROM payments WHERE order_id = ?{}",
+            self.db.for_update()
+        );
+        let rows = tx.fetch(&sql, &[Arg::Text(order_id)]).await?;
+        let label = match rows.first() {
+            Some(row) => {
+                if row.text(2)? == "Captured" {
+                    let (customer, amount) = (row.text(0)?, row.int(1)?);
+                    tx.execute(
+                        "UPDATE payments SET status = 'Refunded', refunded = amount \
+                         WHERE order_id = ?",
+                        &[Arg::Text(order_id)],
+                    )
+                    .await?;
+                    tx.execute(
+                        "UPDATE wallets SET balance = balance + ? WHERE customer_id = ?",
+                        &[Arg::Int(amount), Arg::Text(&customer)],
+                    )
+                    .await?;
                 }
-                Cancelled::Refunded
+                "refunded"
             }
-            None if s.refused.contains(order_id) => Cancelled::WasRefused,
+            None if marks::has(&mut tx, MARKS, order_id, marks::REFUSED).await? => "refused",
             None => {
-                s.tombstones.insert(order_id.to_owned());
-                Cancelled::NothingCharged
+                marks::add(&mut tx, MARKS, order_id, marks::CANCELLED).await?;
+                "nothing"
             }
         };
-        let label = match outcome {
-            Cancelled::Refunded => "refunded",
-            Cancelled::WasRefused => "refused",
-            Cancelled::NothingCharged => "nothing",
-        };
-        s.memo.insert(key.to_owned(), Ok(label.to_owned()));
-        self.persist(s)?;
-        Ok(outcome)
+        let (answer, _) = tx.finish(key, Ok(label.to_owned())).await?;
+        Ok(match answer.as_deref() {
+            Ok("refunded") => Cancelled::Refunded,
+            Ok("refused") => Cancelled::WasRefused,
+            _ => Cancelled::NothingCharged,
+        })
     }
 
     /// Wallet balances.
-    #[must_use]
-    pub fn wallets(&self) -> BTreeMap<String, u64> {
-        self.state.lock().wallets.clone()
+    ///
+    /// # Errors
+    /// The wallets cannot be read.
+    pub async fn wallets(&self) -> Result<BTreeMap<String, u64>, ServiceError> {
+        let rows = self
+            .db
+            .read("SELECT customer_id, balance FROM wallets", &[])
+            .await?;
+        rows.iter().map(|r| Ok((r.text(0)?, r.count(1)?))).collect()
     }
 
     /// Payments by order.
-    #[must_use]
-    pub fn payments(&self) -> BTreeMap<String, Payment> {
-        self.state.lock().payments.clone()
+    ///
+    /// # Errors
+    /// The payments cannot be read.
+    pub async fn payments(&self) -> Result<BTreeMap<String, Payment>, ServiceError> {
+        let rows = self
+            .db
+            .read(
+                "SELECT order_id, id, customer_id, amount, refunded, charges, status FROM payments",
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let status = match r.text(6)?.as_str() {
+                    "Captured" => PaymentStatus::Captured,
+                    _ => PaymentStatus::Refunded,
+                };
+                Ok((
+                    r.text(0)?,
+                    Payment {
+                        payment_id: r.text(1)?,
+                        customer_id: r.text(2)?,
+                        amount: r.count(3)?,
+                        refunded: r.count(4)?,
+                        charges: r.count(5)?,
+                        status,
+                    },
+                ))
+            })
+            .collect()
     }
+}
+
+/// The charge itself, in `tx`: the answer (a payment id, or why not).
+async fn debit(
+    tx: &mut Tx,
+    for_update: &str,
+    order_id: &str,
+    customer_id: &str,
+    amount: u64,
+) -> Result<Result<String, String>, ServiceError> {
+    if marks::has(tx, MARKS, order_id, marks::CANCELLED).await? {
+        return Ok(Err(format!("payment of {order_id} was cancelled")));
+    }
+    let existing = tx
+        .fetch(
+            "SELECT id FROM payments WHERE order_id = ?",
+            &[Arg::Text(order_id)],
+        )
+        .await?;
+    if let Some(row) = existing.first() {
+        // Another request for the same order (a different key): never charge twice.
+        return Ok(Ok(row.text(0)?));
+    }
+    let sql = format!("SELECT balance FROM wallets WHERE customer_id = ?{for_update}");
+    let balance = match tx.fetch(&sql, &[Arg::Text(customer_id)]).await?.first() {
+        Some(row) => row.count::<u64>(0)?,
+        None => return Ok(Err(format!("unknown customer {customer_id}"))),
+    };
+    if balance < amount {
+        return Ok(Err(format!(
+            "insufficient funds: wallet of {customer_id} holds {balance}, order costs {amount}"
+        )));
+    }
+    tx.execute(
+        "UPDATE wallets SET balance = balance - ? WHERE customer_id = ?",
+        &[int(amount), Arg::Text(customer_id)],
+    )
+    .await?;
+    let payment_id = format!("pay-{order_id}");
+    tx.execute(
+        "INSERT INTO payments (id, order_id, customer_id, amount, refunded, charges, status) \
+         VALUES (?, ?, ?, ?, 0, 1, 'Captured')",
+        &[
+            Arg::Text(&payment_id),
+            Arg::Text(order_id),
+            Arg::Text(customer_id),
+            int(amount),
+        ],
+    )
+    .await?;
+    Ok(Ok(payment_id))
 }

@@ -1,0 +1,282 @@
+//! [`Tx`]: one transaction on a service's database, whatever the backend, with its inbox.
+//!
+//! Statements are written once with `?` placeholders (rewritten to `$n` for PostgreSQL) and bound
+//! from [`Arg`]s; rows are read column by column through [`Row`].
+
+use std::sync::Arc;
+
+use saga_sqlx::sqlx::{self, Row as _};
+use saga_sqlx::InboxOutcome;
+
+use super::open::Begun;
+use super::{decode, encode, Answer, DbError, Key};
+use crate::cloudmart::crash_switch::CrashSwitch;
+use crate::cloudmart::services::Service;
+
+/// A statement argument.
+#[derive(Debug, Clone, Copy)]
+pub enum Arg<'a> {
+    /// An integer.
+    Int(i64),
+    /// A text.
+    Text(&'a str),
+    /// A text or NULL.
+    OptText(Option<&'a str>),
+}
+
+/// A result row of any backend.
+pub enum Row {
+    /// SQLite.
+    Sqlite(sqlx::sqlite::SqliteRow),
+    /// PostgreSQL.
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::postgres::PgRow),
+    /// MariaDB/MySQL.
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::mysql::MySqlRow),
+}
+
+impl std::fmt::Debug for Row {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Row").finish_non_exhaustive()
+    }
+}
+
+macro_rules! column {
+    ($row:expr, $i:expr, $t:ty) => {
+        match $row {
+            Row::Sqlite(r) => r.try_get::<$t, _>($i),
+            #[cfg(feature = "postgres")]
+            Row::Postgres(r) => r.try_get::<$t, _>($i),
+            #[cfg(feature = "mysql")]
+            Row::MySql(r) => r.try_get::<$t, _>($i),
+        }
+    };
+}
+
+impl Row {
+    /// Column `i` as an integer.
+    ///
+    /// # Errors
+    /// NULL or not an integer.
+    pub fn int(&self, i: usize) -> Result<i64, DbError> {
+        Ok(column!(self, i, i64)?)
+    }
+
+    /// Column `i` as a non-negative integer that fits `T`.
+    ///
+    /// # Errors
+    /// As [`int`](Self::int), or out of range.
+    pub fn count<T: TryFrom<i64>>(&self, i: usize) -> Result<T, DbError> {
+        let v = self.int(i)?;
+        T::try_from(v).map_err(|_| DbError::Corrupt(format!("column {i}: {v} out of range")))
+    }
+
+    /// Column `i` as a text.
+    ///
+    /// # Errors
+    /// NULL or not a text.
+    pub fn text(&self, i: usize) -> Result<String, DbError> {
+        Ok(column!(self, i, String)?)
+    }
+
+    /// Column `i` as a text or NULL.
+    ///
+    /// # Errors
+    /// Not a text.
+    pub fn opt_text(&self, i: usize) -> Result<Option<String>, DbError> {
+        Ok(column!(self, i, Option<String>)?)
+    }
+}
+
+macro_rules! bound {
+    ($sql:expr, $args:expr) => {{
+        let mut q = sqlx::query($sql);
+        for a in $args {
+            q = match *a {
+                Arg::Int(v) => q.bind(v),
+                Arg::Text(v) => q.bind(v),
+                Arg::OptText(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+
+/// `?` placeholders as PostgreSQL's `$1, $2, …`.
+#[cfg(feature = "postgres")]
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// One transaction of a service.
+pub struct Tx {
+    begun: Begun,
+    service: Service,
+    crash: Arc<CrashSwitch>,
+}
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tx")
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tx {
+    pub(super) fn new(begun: Begun, service: Service, crash: Arc<CrashSwitch>) -> Self {
+        Self {
+            begun,
+            service,
+            crash,
+        }
+    }
+
+    /// Runs a statement; returns the rows it affected.
+    ///
+    /// # Errors
+    /// The statement failed.
+    pub async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, DbError> {
+        Ok(match &mut self.begun {
+            Begun::Sqlite(tx, _) => bound!(sql, args).execute(&mut **tx).await?.rows_affected(),
+            #[cfg(feature = "postgres")]
+            Begun::Postgres(tx, _) => {
+                let sql = numbered(sql);
+                bound!(&sql, args).execute(&mut **tx).await?.rows_affected()
+            }
+            #[cfg(feature = "mysql")]
+            Begun::MySql(tx, _) => bound!(sql, args).execute(&mut **tx).await?.rows_affected(),
+        })
+    }
+
+    /// Runs a query; returns its rows.
+    ///
+    /// # Errors
+    /// The query failed.
+    pub async fn fetch(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, DbError> {
+        Ok(match &mut self.begun {
+            Begun::Sqlite(tx, _) => bound!(sql, args)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(Row::Sqlite)
+                .collect(),
+            #[cfg(feature = "postgres")]
+            Begun::Postgres(tx, _) => {
+                let sql = numbered(sql);
+                bound!(&sql, args)
+                    .fetch_all(&mut **tx)
+                    .await?
+                    .into_iter()
+                    .map(Row::Postgres)
+                    .collect()
+            }
+            #[cfg(feature = "mysql")]
+            Begun::MySql(tx, _) => bound!(sql, args)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(Row::MySql)
+                .collect(),
+        })
+    }
+
+    /// Records `key` with `reply` in this transaction's inbox.
+    async fn record(&mut self, key: &Key, reply: &[u8]) -> Result<InboxOutcome, DbError> {
+        let scope = format!("{}/{}", self.service.as_str(), key.channel);
+        Ok(match &mut self.begun {
+            Begun::Sqlite(tx, inbox) => {
+                inbox
+                    .with_scope(scope)
+                    .record_in_tx(tx, &key.key, reply)
+                    .await?
+            }
+            #[cfg(feature = "postgres")]
+            Begun::Postgres(tx, inbox) => {
+                inbox
+                    .with_scope(scope)
+                    .record_in_tx(tx, &key.key, reply)
+                    .await?
+            }
+            #[cfg(feature = "mysql")]
+            Begun::MySql(tx, inbox) => {
+                inbox
+                    .with_scope(scope)
+                    .record_in_tx(tx, &key.key, reply)
+                    .await?
+            }
+        })
+    }
+
+    /// The answer a committed execution stored under `key` (what this transaction wrote to find out is
+    /// rolled back with it).
+    pub(super) async fn lookup(&mut self, key: &Key) -> Result<Option<Answer>, DbError> {
+        match self.record(key, &[]).await? {
+            InboxOutcome::Duplicate { stored_reply } => Ok(Some(decode(&stored_reply)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Records `key` with `answer` in this transaction and commits it with the business writes made
+    /// so far: returns `(answer, true)`. If an earlier execution already recorded the key, rolls
+    /// everything back instead and returns `(stored answer, false)`.
+    ///
+    /// # Errors
+    /// The inbox or the commit failed.
+    pub async fn finish(mut self, key: &Key, answer: Answer) -> Result<(Answer, bool), DbError> {
+        match self.record(key, &encode(&answer)).await? {
+            InboxOutcome::FirstTime => {
+                self.commit().await?;
+                Ok((answer, true))
+            }
+            InboxOutcome::Duplicate { stored_reply } => {
+                self.rollback().await?;
+                Ok((decode(&stored_reply)?, false))
+            }
+            other => Err(DbError::Corrupt(format!("unknown inbox outcome {other:?}"))),
+        }
+    }
+
+    /// Commits. A process that crashed (a tripped [`CrashSwitch`]) commits nothing more: the call
+    /// never returns and the transaction is rolled back when its task is dropped.
+    ///
+    /// # Errors
+    /// The commit failed.
+    pub async fn commit(self) -> Result<(), DbError> {
+        self.crash.gate().await;
+        match self.begun {
+            Begun::Sqlite(tx, _) => tx.commit().await?,
+            #[cfg(feature = "postgres")]
+            Begun::Postgres(tx, _) => tx.commit().await?,
+            #[cfg(feature = "mysql")]
+            Begun::MySql(tx, _) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Rolls back.
+    ///
+    /// # Errors
+    /// The rollback failed.
+    pub async fn rollback(self) -> Result<(), DbError> {
+        match self.begun {
+            Begun::Sqlite(tx, _) => tx.rollback().await?,
+            #[cfg(feature = "postgres")]
+            Begun::Postgres(tx, _) => tx.rollback().await?,
+            #[cfg(feature = "mysql")]
+            Begun::MySql(tx, _) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+}
