@@ -207,7 +207,11 @@ async fn run(cli: Cli) -> Result<i32, AppError> {
     let opened = cloudmart::logs::open(&url, &prefix).await?;
     let env = Env {
         log: Arc::clone(&opened.log),
-        config: ServicesConfig::default(),
+        config: if cli.db.is_some() {
+            ServicesConfig::across_processes()
+        } else {
+            ServicesConfig::default()
+        },
         db: cli.db.clone().map_or(DbSpec::Memory, DbSpec::Server),
         crash: CrashOptions {
             after: cli.crash_after,

@@ -120,7 +120,7 @@ impl Pool {
             .await?;
         admin.close().await?;
         let pool = PgPoolOptions::new()
-            .max_connections(4)
+            .max_connections(2)
             .connect_with(options.options([("search_path", schema.as_str())]))
             .await?;
         let log = saga_sqlx::PostgresSagaLog::with_pool(pool.clone(), &inbox_config())?;
@@ -143,7 +143,7 @@ impl Pool {
             .await?;
         admin.close().await?;
         let pool = MySqlPoolOptions::new()
-            .max_connections(4)
+            .max_connections(2)
             .connect_with(options.database(&database))
             .await?;
         let log = saga_sqlx::MySqlSagaLog::with_pool(pool.clone(), &inbox_config())?;

@@ -192,6 +192,30 @@ impl Tx {
         })
     }
 
+    /// Locks the row `id` of `table` (a table with the one column `id`, created here if missing) until
+    /// this transaction ends, so operations on one order that read before they write run one after
+    /// the other (SQLite's one connection already serializes them).
+    ///
+    /// # Errors
+    /// The statements failed.
+    pub async fn lock(&mut self, table: &str, id: &str) -> Result<(), DbError> {
+        let insert = match &self.begun {
+            Begun::Sqlite(..) => format!("INSERT OR IGNORE INTO {table} (id) VALUES (?)"),
+            #[cfg(feature = "postgres")]
+            Begun::Postgres(..) => {
+                format!("INSERT INTO {table} (id) VALUES (?) ON CONFLICT (id) DO NOTHING")
+            }
+            #[cfg(feature = "mysql")]
+            Begun::MySql(..) => format!("INSERT IGNORE INTO {table} (id) VALUES (?)"),
+        };
+        self.execute(&insert, &[Arg::Text(id)]).await?;
+        if !matches!(self.begun, Begun::Sqlite(..)) {
+            let select = format!("SELECT id FROM {table} WHERE id = ? FOR UPDATE");
+            self.fetch(&select, &[Arg::Text(id)]).await?;
+        }
+        Ok(())
+    }
+
     /// Records `key` with `reply` in this transaction's inbox.
     async fn record(&mut self, key: &Key, reply: &[u8]) -> Result<InboxOutcome, DbError> {
         let scope = format!("{}/{}", self.service.as_str(), key.channel);

@@ -20,6 +20,7 @@ pub(super) const SCHEMA: &[&str] = &[
      PRIMARY KEY (order_id, book_id))",
     "CREATE TABLE IF NOT EXISTS inventory_marks (order_id VARCHAR(191) NOT NULL, \
      mark VARCHAR(16) NOT NULL, PRIMARY KEY (order_id, mark))",
+    marks::LOCKS,
 ];
 
 const MARKS: &str = "inventory_marks";
@@ -121,6 +122,7 @@ impl InventoryService {
         let mut attempts = 0;
         let (answer, first) = loop {
             let mut tx = self.db.begin().await?;
+            marks::lock(&mut tx, order_id).await?;
             let answer = if marks::has(&mut tx, MARKS, order_id, marks::CANCELLED).await? {
                 Err(format!(
                     "order {order_id} was cancelled before its reservation"
@@ -155,6 +157,7 @@ impl InventoryService {
     pub async fn release(&self, key: &Key, order_id: &str) -> Result<Released, ServiceError> {
         self.db.crash().gate().await;
         let mut tx = self.db.begin().await?;
+        marks::lock(&mut tx, order_id).await?;
         let sql = format!(
             "SELECT book_id, quantity, status FROM reservations WHERE order_id = ?{}",
             self.db.for_update()

@@ -5,6 +5,16 @@
 use crate::cloudmart::db::{Arg, Tx};
 use crate::cloudmart::model::ServiceError;
 
+/// The table of per-order locks ([`lock`]).
+pub(super) const LOCKS: &str =
+    "CREATE TABLE IF NOT EXISTS order_locks (id VARCHAR(191) PRIMARY KEY)";
+
+/// Locks order `order_id` in `tx`: a step and its compensation (choreography runs them concurrently)
+/// see each other's effect or mark, never neither.
+pub(super) async fn lock(tx: &mut Tx, order_id: &str) -> Result<(), ServiceError> {
+    Ok(tx.lock("order_locks", order_id).await?)
+}
+
 /// The step was refused: a later compensation has nothing to undo.
 pub(super) const REFUSED: &str = "refused";
 /// Compensated before the step ran: a late step is refused.

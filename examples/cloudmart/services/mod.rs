@@ -86,9 +86,9 @@ impl Default for ServicesConfig {
 }
 
 impl ServicesConfig {
-    /// The settings of a service process: as the default, but the breaker stays open 3 s, so the
-    /// carrier-outage scenario's orders, each a few HTTP and broker round trips, all meet the open
-    /// breaker however loaded the machine is.
+    /// The settings of a service process, or of services on a database server: as the default, but
+    /// the breaker stays open 3 s, so the carrier-outage scenario's orders, each a few HTTP, broker or
+    /// database round trips, all meet the open breaker however loaded the machine is.
     #[must_use]
     pub fn across_processes() -> Self {
         let mut config = Self::default();

@@ -22,6 +22,7 @@ pub(super) const SCHEMA: &[&str] = &[
      status VARCHAR(16) NOT NULL)",
     "CREATE TABLE IF NOT EXISTS payment_marks (order_id VARCHAR(191) NOT NULL, \
      mark VARCHAR(16) NOT NULL, PRIMARY KEY (order_id, mark))",
+    marks::LOCKS,
 ];
 
 const MARKS: &str = "payment_marks";
@@ -137,6 +138,7 @@ impl PaymentService {
             .map_err(|e| ServiceError::Unavailable(format!("payment gateway: {e}")))?;
         self.db.crash().gate().await;
         let mut tx = self.db.begin().await?;
+        marks::lock(&mut tx, order_id).await?;
         let answer = debit(&mut tx, self.db.for_update(), order_id, customer_id, amount).await?;
         if answer.is_err() {
             marks::add(&mut tx, MARKS, order_id, marks::REFUSED).await?;
@@ -156,6 +158,7 @@ impl PaymentService {
     pub async fn cancel(&self, key: &Key, order_id: &str) -> Result<Cancelled, ServiceError> {
         self.db.crash().gate().await;
         let mut tx = self.db.begin().await?;
+        marks::lock(&mut tx, order_id).await?;
         let sql = format!(
             "SELECT customer_id, amount, status FROM payments WHERE order_id = ?{}",
             self.db.for_update()

@@ -16,6 +16,7 @@ pub(super) const SCHEMA: &[&str] = &[
      tracking_number VARCHAR(191) NOT NULL, status VARCHAR(16) NOT NULL)",
     "CREATE TABLE IF NOT EXISTS shipping_ready (order_id VARCHAR(191) PRIMARY KEY, \
      stock BIGINT NOT NULL, payment BIGINT NOT NULL)",
+    super::marks::LOCKS,
 ];
 
 /// A shipment's state.
@@ -145,6 +146,8 @@ impl ShippingService {
     pub async fn note_ready(&self, order_id: &str, stock: bool) -> Result<bool, ServiceError> {
         self.db.crash().gate().await;
         let mut tx = self.db.begin().await?;
+        // StockReserved and PaymentCompleted may arrive at once: one after the other here.
+        super::marks::lock(&mut tx, order_id).await?;
         let sql = format!(
             "SELECT stock, payment FROM shipping_ready WHERE order_id = ?{}",
             self.db.for_update()
