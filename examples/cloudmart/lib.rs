@@ -13,6 +13,7 @@ pub mod crash_switch;
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod history;
 pub mod http;
 pub mod invariants;

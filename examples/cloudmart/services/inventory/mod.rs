@@ -2,6 +2,8 @@
 //! holds (`reservations`), and which orders were refused or cancelled before their reservation
 //! (`inventory_marks`).
 
+pub mod handlers;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

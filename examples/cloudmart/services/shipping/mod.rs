@@ -1,6 +1,8 @@
 //! The Shipping service: shipments (`shipments`), which of stock and payment each order has in place
 //! (`shipping_ready`, choreography), and a carrier behind a circuit breaker.
 
+pub mod handlers;
+
 use std::collections::BTreeMap;
 
 use saga::middleware::{CircuitBreakerConfig, CircuitBreakerLayer, MiddlewareError};

@@ -1,6 +1,8 @@
 //! The Order service: orders, their lines, their status, and (in choreography) the events each order
 //! has heard, in its tables `orders`, `order_items` and `events`.
 
+pub mod handlers;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

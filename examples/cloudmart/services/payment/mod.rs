@@ -1,6 +1,8 @@
 //! The Payment service: wallets (`wallets`), payment records (`payments`), which orders were refused
 //! or cancelled before their charge (`payment_marks`), and a payment gateway behind a bulkhead.
 
+pub mod handlers;
+
 use std::collections::BTreeMap;
 
 use saga::middleware::{BulkheadConfig, BulkheadLayer};
