@@ -6,6 +6,7 @@
 //! finds its stored answer instead of applying its effect again.
 
 mod open;
+mod row;
 mod tx;
 
 use std::path::PathBuf;
@@ -14,7 +15,8 @@ use std::sync::Arc;
 use saga::transport::MessageId;
 use saga::{Direction, IdempotencyKey, SagaId};
 
-pub use tx::{Arg, Row, Tx};
+pub use row::Row;
+pub use tx::{Arg, Tx};
 
 use crate::cloudmart::crash_switch::CrashSwitch;
 use crate::cloudmart::services::Service;

@@ -2,28 +2,18 @@
 //! has heard, in its tables `orders`, `order_items` and `events`.
 
 pub mod handlers;
+mod tables;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::int;
-use crate::cloudmart::db::{Arg, Db, Key, Row, Tx};
-use crate::cloudmart::model::{replay, OrderLine, OrderRequest, ServiceError};
+use crate::cloudmart::db::{Arg, Db, Key, Tx};
 
-/// The Order service's tables.
-pub(super) const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS orders (id VARCHAR(191) PRIMARY KEY, \
-     customer_id VARCHAR(191) NOT NULL, status VARCHAR(16) NOT NULL, total_amount BIGINT NOT NULL, \
-     saga_id VARCHAR(64), failure TEXT, stock_progress BIGINT NOT NULL, \
-     payment_progress BIGINT NOT NULL, shipping_progress BIGINT NOT NULL, failed BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS order_items (order_id VARCHAR(191) NOT NULL, \
-     line_no BIGINT NOT NULL, book_id VARCHAR(191) NOT NULL, quantity BIGINT NOT NULL, \
-     unit_price BIGINT NOT NULL, PRIMARY KEY (order_id, line_no))",
-    "CREATE TABLE IF NOT EXISTS events (aggregate_id VARCHAR(191) NOT NULL, seq BIGINT NOT NULL, \
-     event_type VARCHAR(64) NOT NULL, payload TEXT, PRIMARY KEY (aggregate_id, seq))",
-];
+use crate::cloudmart::model::{replay, OrderLine, OrderRequest, ServiceError};
+pub(super) use tables::SCHEMA;
+use tables::{order_of, record_event, set_status, COLUMNS};
 
 /// An order's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,9 +89,6 @@ pub struct OrderService {
     changed: watch::Sender<u64>,
 }
 
-const COLUMNS: &str = "id, customer_id, status, total_amount, saga_id, failure, stock_progress, \
-                       payment_progress, shipping_progress, failed";
-
 impl OrderService {
     pub(super) fn new(db: Db) -> Self {
         Self {
@@ -146,32 +133,7 @@ impl OrderService {
             Err(format!("order {id} exists"))
         } else {
             let total = request.total();
-            tx.execute(
-                &format!(
-                    "INSERT INTO orders ({COLUMNS}) VALUES (?, ?, 'PENDING', ?, ?, NULL, 0, 0, 0, 0)"
-                ),
-                &[
-                    Arg::Text(id),
-                    Arg::Text(&request.customer_id),
-                    int(total),
-                    Arg::OptText(saga_id.as_deref()),
-                ],
-            )
-            .await?;
-            for (n, l) in request.lines.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO order_items (order_id, line_no, book_id, quantity, unit_price) \
-                     VALUES (?, ?, ?, ?, ?)",
-                    &[
-                        Arg::Text(id),
-                        int(n as u64),
-                        Arg::Text(&l.book_id),
-                        int(u64::from(l.quantity)),
-                        int(l.unit_price),
-                    ],
-                )
-                .await?;
-            }
+            tables::insert(&mut tx, request, saga_id.as_deref(), total).await?;
             record_event(&mut tx, id, "OrderCreated", None).await?;
             Ok(total.to_string())
         };
@@ -305,7 +267,9 @@ impl OrderService {
     /// # Errors
     /// The order cannot be read.
     pub async fn order(&self, order_id: &str) -> Result<Option<Order>, ServiceError> {
-        Ok(self.load(Some(order_id)).await?.remove(order_id))
+        Ok(tables::load(&self.db, Some(order_id))
+            .await?
+            .remove(order_id))
     }
 
     /// Every order.
@@ -313,124 +277,8 @@ impl OrderService {
     /// # Errors
     /// The orders cannot be read.
     pub async fn orders(&self) -> Result<BTreeMap<String, Order>, ServiceError> {
-        self.load(None).await
-    }
-
-    /// The orders (all, or `only`) with their lines and events, in one transaction.
-    async fn load(&self, only: Option<&str>) -> Result<BTreeMap<String, Order>, ServiceError> {
-        let filter = if only.is_some() { " WHERE id = ?" } else { "" };
-        let item_filter = if only.is_some() {
-            " WHERE order_id = ?"
-        } else {
-            ""
-        };
-        let event_filter = if only.is_some() {
-            " WHERE aggregate_id = ?"
-        } else {
-            ""
-        };
-        let args: Vec<Arg<'_>> = only.map(Arg::Text).into_iter().collect();
-        let mut tx = self.db.begin().await?;
-        let rows = tx
-            .fetch(&format!("SELECT {COLUMNS} FROM orders{filter}"), &args)
-            .await?;
-        let mut orders = BTreeMap::new();
-        for row in &rows {
-            let order = order_of(row)?;
-            orders.insert(order.order_id.clone(), order);
-        }
-        let items = tx
-            .fetch(
-                &format!(
-                    "SELECT order_id, book_id, quantity, unit_price FROM order_items{item_filter} \
-                     ORDER BY order_id, line_no"
-                ),
-                &args,
-            )
-            .await?;
-        for row in &items {
-            if let Some(o) = orders.get_mut(&row.text(0)?) {
-                o.lines.push(OrderLine {
-                    book_id: row.text(1)?,
-                    quantity: row.count(2)?,
-                    unit_price: row.count(3)?,
-                });
-            }
-        }
-        let events = tx
-            .fetch(
-                &format!(
-                    "SELECT aggregate_id, event_type FROM events{event_filter} \
-                     ORDER BY aggregate_id, seq"
-                ),
-                &args,
-            )
-            .await?;
-        for row in &events {
-            if let Some(o) = orders.get_mut(&row.text(0)?) {
-                o.events.push(row.text(1)?);
-            }
-        }
-        tx.rollback().await?;
-        Ok(orders)
+        tables::load(&self.db, None).await
     }
 }
 
 type Finished = Result<(Result<String, String>, bool), ServiceError>;
-
-/// An order row (without its lines and events).
-fn order_of(row: &Row) -> Result<Order, ServiceError> {
-    let small = |i: usize| row.count::<u8>(i);
-    Ok(Order {
-        order_id: row.text(0)?,
-        customer_id: row.text(1)?,
-        lines: Vec::new(),
-        total_amount: row.count(3)?,
-        status: OrderStatus::parse(&row.text(2)?)?,
-        saga_id: row.opt_text(4)?,
-        events: Vec::new(),
-        progress: Progress {
-            stock: small(6)?,
-            payment: small(7)?,
-            shipping: small(8)?,
-            failed: row.int(9)? != 0,
-        },
-        failure: row.opt_text(5)?,
-    })
-}
-
-async fn set_status(tx: &mut Tx, order_id: &str, status: OrderStatus) -> Result<(), ServiceError> {
-    tx.execute(
-        "UPDATE orders SET status = ? WHERE id = ?",
-        &[Arg::Text(status.as_str()), Arg::Text(order_id)],
-    )
-    .await?;
-    Ok(())
-}
-
-/// Appends an event to the order's record in `events`.
-async fn record_event(
-    tx: &mut Tx,
-    order_id: &str,
-    event: &str,
-    payload: Option<&str>,
-) -> Result<(), ServiceError> {
-    let seen = tx
-        .fetch(
-            "SELECT COUNT(*) FROM events WHERE aggregate_id = ?",
-            &[Arg::Text(order_id)],
-        )
-        .await?;
-    let seq = seen.first().map(|r| r.int(0)).transpose()?.unwrap_or(0) + 1;
-    tx.execute(
-        "INSERT INTO events (aggregate_id, seq, event_type, payload) VALUES (?, ?, ?, ?)",
-        &[
-            Arg::Text(order_id),
-            Arg::Int(seq),
-            Arg::Text(event),
-            Arg::OptText(payload),
-        ],
-    )
-    .await?;
-    Ok(())
-}
