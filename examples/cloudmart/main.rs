@@ -197,7 +197,9 @@ async fn run(cli: Cli) -> Result<i32, AppError> {
     let resuming = styles
         .iter()
         .any(|s| cloudmart::crash::state_exists(&state_base, *s));
-    let crash_mode = cli.crash_after.is_some() || resuming;
+    // With --db, the crash scenario's databases have fixed names on the server: a rerun resumes.
+    let server_crash = cli.db.is_some() && cli.scenario.as_deref() == Some("crash");
+    let crash_mode = cli.crash_after.is_some() || resuming || server_crash;
     // Server logs: a table prefix per run (a fixed one while a crash is being resumed).
     let prefix = if crash_mode {
         "cm_crash_".to_owned()

@@ -17,7 +17,7 @@ use crate::cloudmart::seed::CUSTOMERS;
 /// The Payment service's tables.
 pub(super) const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS wallets (customer_id VARCHAR(191) PRIMARY KEY, \
-     balance BIGINT NOT NULL)",
+     name TEXT NOT NULL, balance BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS payments (id VARCHAR(191) PRIMARY KEY, \
      order_id VARCHAR(191) NOT NULL UNIQUE, customer_id VARCHAR(191) NOT NULL, \
      amount BIGINT NOT NULL, refunded BIGINT NOT NULL, charges BIGINT NOT NULL, \
@@ -86,8 +86,8 @@ impl PaymentService {
         {
             for c in CUSTOMERS {
                 tx.execute(
-                    "INSERT INTO wallets (customer_id, balance) VALUES (?, ?)",
-                    &[Arg::Text(c.id), int(c.wallet)],
+                    "INSERT INTO wallets (customer_id, name, balance) VALUES (?, ?, ?)",
+                    &[Arg::Text(c.id), Arg::Text(c.name), int(c.wallet)],
                 )
                 .await?;
             }
