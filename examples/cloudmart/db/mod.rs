@@ -212,8 +212,14 @@ pub(crate) fn decode(reply: &[u8]) -> Result<Answer, DbError> {
     serde_json::from_slice(reply).map_err(|e| DbError::Corrupt(format!("stored reply: {e}")))
 }
 
-/// The name of world `name`'s database for `service`: `[a-z0-9_]`, at most 60 characters.
+/// The name of world `name`'s database for `service`: `[a-z0-9_]`, starting with a letter, at most 60
+/// characters (a valid unquoted identifier on PostgreSQL and MariaDB).
 pub(crate) fn db_name(name: &str, service: Service) -> String {
+    let prefix = if name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        ""
+    } else {
+        "cm_"
+    };
     let clean: String = name
         .chars()
         .map(|c| match c.to_ascii_lowercase() {
@@ -221,7 +227,8 @@ pub(crate) fn db_name(name: &str, service: Service) -> String {
             _ => '_',
         })
         .collect();
-    let mut full = format!("{clean}_{}", service.as_str());
-    full.truncate(60);
-    full
+    // Truncate the world's part, never the service's: two services must not share a name.
+    let room = 60 - prefix.len() - service.as_str().len() - 1;
+    let clean: String = clean.chars().take(room).collect();
+    format!("{prefix}{clean}_{}", service.as_str())
 }
