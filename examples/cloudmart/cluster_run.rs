@@ -1,5 +1,5 @@
 //! `--cluster`: each scenario and style on a fresh cluster (its own run id, so its own queues,
-//! streams, log and state files), run through the gateway, then the cluster stopped and what it left
+//! streams, log and service databases), run through the gateway, then the cluster stopped and what it left
 //! on the brokers deleted.
 
 use std::collections::BTreeMap;

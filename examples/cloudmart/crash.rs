@@ -58,7 +58,7 @@ pub fn state_exists(base: &Path, style: Style) -> bool {
     }
 }
 
-/// The orders of the crash scenario: `(order id, request)`.
+/// The orders of the crash scenario (their saga ids come from the Order service, [`saga_ids`]).
 fn plan(style: Style) -> Result<Vec<OrderRequest>, AppError> {
     let tag = match style {
         Style::Orchestration => "o",
@@ -120,8 +120,8 @@ pub async fn run(style: Style, env: &Env) -> Result<ScenarioResult, AppError> {
             CrashMode::Freeze,
         ),
     };
-    // In-process, the crash always happens (after 3 effects unless told otherwise); with a state file
-    // only when --crash-after asks for it (a rerun that resumes does not crash again).
+    // In-process, the crash always happens (after 3 effects unless told otherwise); with a base path
+    // (a real process exit) only when --crash-after asks for it (a rerun that resumes does not crash again).
     let after = match &env.crash.state_base {
         Some(_) => env.crash.after,
         None => Some(env.crash.after.unwrap_or(3)),

@@ -43,7 +43,6 @@ fn main() {
     std::process::exit(code);
 }
 
-/// FNV-1a, to name a state file after a server log URL.
 /// `--cluster`: every scenario and style on a cluster of its own; the same report as in-process.
 async fn run_cluster(
     cli: &Cli,
@@ -130,6 +129,7 @@ fn summarize(
     i32::from(!ok)
 }
 
+/// FNV-1a, to name the crash scenario's databases after a server log URL.
 fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)

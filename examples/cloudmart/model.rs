@@ -77,7 +77,7 @@ pub enum ServiceError {
     /// A business refusal (out of stock, wallet too small): compensate, do not retry.
     #[error("refused: {0}")]
     Refused(String),
-    /// An infrastructure failure (carrier down, bulkhead full, state not persisted): worth retrying.
+    /// An infrastructure failure (carrier down, bulkhead full, database unavailable): worth retrying.
     #[error("unavailable: {0}")]
     Unavailable(String),
 }
