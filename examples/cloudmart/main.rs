@@ -61,7 +61,14 @@ async fn run_cluster(
     let mut results = Vec::new();
     for scenario in scenarios {
         for style in styles {
-            let run = cloudmart::cluster_run::run(spec, &cli.transport, *scenario, *style, victim);
+            let run = cloudmart::cluster_run::run(
+                spec,
+                &cli.transport,
+                cli.db.as_deref(),
+                *scenario,
+                *style,
+                victim,
+            );
             let result = tokio::select! {
                 r = run => r?,
                 () = interrupted() => {

@@ -93,6 +93,12 @@ pub fn orchestrator_owner(run_id: &str) -> String {
     format!("cloudmart-{run_id}")
 }
 
+/// The world name of run `run_id`'s service databases on a `--db` server (`<name>_<service>`).
+#[must_use]
+pub fn service_world(run_id: &str) -> String {
+    format!("cm_{run_id}")
+}
+
 /// Runs the role until told to stop.
 ///
 /// # Errors
@@ -110,7 +116,7 @@ pub async fn run(args: RoleArgs) -> Result<i32, AppError> {
         Role::Service(service) => {
             let brokers = Brokers::connect(&args.transport, &args.run_id).await?;
             let (spec, name) = match &args.db {
-                Some(url) => (DbSpec::Server(url.clone()), format!("cm_{}", args.run_id)),
+                Some(url) => (DbSpec::Server(url.clone()), service_world(&args.run_id)),
                 None => {
                     let dir = run_dir(&args.run_id);
                     std::fs::create_dir_all(&dir)?;
