@@ -218,8 +218,9 @@ async fn mariadb_databases_apply_a_redelivered_command_once() {
     redelivered_commands_apply_once(DbSpec::Server(mysql_url())).await;
 }
 
-/// The scenarios whose services race on one order (choreography) or one book (concurrent orders),
-/// with every service in its own PostgreSQL schema: outcomes and invariants as on SQLite.
+/// The scenarios whose services race on one order (choreography: a step and its compensation) or on
+/// one book (50 concurrent orders), with every service in its own PostgreSQL schema: outcomes and
+/// invariants as on SQLite.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenarios_on_postgres() {
     let url = postgres_url();
@@ -237,8 +238,6 @@ async fn scenarios_on_postgres() {
     for scenario in [
         Scenario::Success,
         Scenario::OutOfStock,
-        Scenario::PaymentFailure,
-        Scenario::ShippingFailure,
         Scenario::Concurrent,
     ] {
         for style in [Style::Orchestration, Style::Choreography] {

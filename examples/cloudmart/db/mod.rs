@@ -134,11 +134,12 @@ impl Db {
             service,
             crash,
         };
+        // One transaction (one commit to sync) where DDL is transactional; MariaDB commits each.
+        let mut tx = db.begin().await?;
         for statement in schema {
-            let mut tx = db.begin().await?;
             tx.execute(statement, &[]).await?;
-            tx.commit().await?;
         }
+        tx.commit().await?;
         Ok(db)
     }
 
