@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use cloudmart::crash::CrashOptions;
+use cloudmart::db::DbSpec;
 use cloudmart::scenarios::Env;
 use cloudmart::services::ServicesConfig;
 
@@ -24,6 +25,7 @@ fn env() -> Env {
     Env {
         log: Arc::new(saga::InMemoryLog::new()),
         config: ServicesConfig::default(),
+        db: DbSpec::Memory,
         crash: CrashOptions::default(),
     }
 }
@@ -87,16 +89,18 @@ async fn saga_start_status_and_cancel_over_http() {
         .as_array()
         .is_some_and(|s| s.contains(&json!("COMPENSATION_STARTED"))));
     // The charge made by the running step was refunded, the stock released.
-    let wallets = state.services.payment.wallets();
+    let wallets = state.services.payment.wallets().await.expect("wallets");
     assert_eq!(wallets.get("customer-002"), Some(&200_000));
     let (code, stock) = request(addr, "GET", "/inventory/book-789", None).await;
     assert_eq!(code, 200);
     assert_eq!(stock["availableStock"], 10);
-    assert!(
-        state.services.snapshot().violations().is_empty(),
-        "{:?}",
-        state.services.snapshot().violations()
-    );
+    let violations = state
+        .services
+        .snapshot()
+        .await
+        .expect("snapshot")
+        .violations();
+    assert!(violations.is_empty(), "{violations:?}");
 
     // Bad input is a clear 4xx, never a panic.
     let (code, _) = request(addr, "GET", "/saga/nope/status", None).await;
@@ -125,7 +129,12 @@ async fn service_endpoints_and_choreographed_order() {
     )
     .await;
     assert_eq!(code, 202, "{placed}");
-    state.services.order.wait_final("order-http-c1").await;
+    state
+        .services
+        .order
+        .wait_final("order-http-c1")
+        .await
+        .expect("order");
     let (code, order) = request(addr, "GET", "/orders/order-http-c1", None).await;
     assert_eq!(code, 200);
     assert_eq!(order["status"], "COMPLETED", "{order:#}");
@@ -151,7 +160,7 @@ async fn service_endpoints_and_choreographed_order() {
     let (code, _) = request(addr, "POST", "/payments/process", Some(pay)).await;
     assert_eq!(code, 200);
     assert_eq!(
-        state.services.payment.wallets()["customer-002"],
+        state.services.payment.wallets().await.expect("wallets")["customer-002"],
         200_000 - 8400
     );
     let (code, _) = request(
@@ -170,7 +179,10 @@ async fn service_endpoints_and_choreographed_order() {
     )
     .await;
     assert_eq!(code, 200);
-    assert_eq!(state.services.payment.wallets()["customer-002"], 200_000);
+    assert_eq!(
+        state.services.payment.wallets().await.expect("wallets")["customer-002"],
+        200_000
+    );
     let (_, stock) = request(addr, "GET", "/inventory/book-789", None).await;
     assert_eq!(stock["availableStock"], 10);
     let (code, _) = request(

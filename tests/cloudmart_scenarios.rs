@@ -10,6 +10,7 @@ mod cloudmart;
 use std::sync::Arc;
 
 use cloudmart::crash::CrashOptions;
+use cloudmart::db::DbSpec;
 use cloudmart::model::Style;
 use cloudmart::scenarios::{self, Env, Scenario, ScenarioResult};
 use cloudmart::services::ServicesConfig;
@@ -18,6 +19,7 @@ fn memory_env() -> Env {
     Env {
         log: Arc::new(saga::InMemoryLog::new()),
         config: ServicesConfig::default(),
+        db: DbSpec::Memory,
         crash: CrashOptions::default(),
     }
 }
@@ -97,37 +99,52 @@ both_styles! {
     crash_in_process => Scenario::Crash,
 }
 
-/// The breaker's open duration and the gateway's delay run on tokio's paused clock.
+/// The breaker's open duration and the gateway's delay on the real clock: the services' SQLite
+/// databases answer from threads of their own, which tokio's paused clock would not wait for (it
+/// would jump to the next timer, the connection pool's acquire timeout, while a query runs). The
+/// breaker stays open 1 s here, so orders 3 and 4 meet it open on a loaded machine too.
 mod timed {
+    use std::time::Duration;
+
     use super::*;
 
-    #[tokio::test(start_paused = true)]
+    fn timed_env() -> Env {
+        let mut env = memory_env();
+        env.config.breaker = env
+            .config
+            .breaker
+            .clone()
+            .with_open_duration(Duration::from_secs(1));
+        env
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn carrier_outage_orchestration() {
-        let r = run(Scenario::CarrierOutage, Style::Orchestration, &memory_env()).await;
+        let r = run(Scenario::CarrierOutage, Style::Orchestration, &timed_env()).await;
         assert_eq!(
             r.facts["carrier_calls"],
             serde_json::json!([2, 3, 3, 3, 4, 5])
         );
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn carrier_outage_choreography() {
-        let r = run(Scenario::CarrierOutage, Style::Choreography, &memory_env()).await;
+        let r = run(Scenario::CarrierOutage, Style::Choreography, &timed_env()).await;
         assert_eq!(
             r.facts["carrier_calls"],
             serde_json::json!([2, 3, 3, 3, 4, 5])
         );
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn slow_gateway_orchestration() {
-        let r = run(Scenario::SlowGateway, Style::Orchestration, &memory_env()).await;
+        let r = run(Scenario::SlowGateway, Style::Orchestration, &timed_env()).await;
         assert!(r.facts["gateway_peak_concurrency"].as_u64() <= r.facts["bulkhead_limit"].as_u64());
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn slow_gateway_choreography() {
-        let r = run(Scenario::SlowGateway, Style::Choreography, &memory_env()).await;
+        let r = run(Scenario::SlowGateway, Style::Choreography, &timed_env()).await;
         assert!(r.facts["gateway_peak_concurrency"].as_u64() <= r.facts["bulkhead_limit"].as_u64());
     }
 }
@@ -146,6 +163,7 @@ mod sqlite {
         Env {
             log: opened.log,
             config: ServicesConfig::default(),
+            db: DbSpec::Memory,
             crash: CrashOptions::default(),
         }
     }

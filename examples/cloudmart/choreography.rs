@@ -1,5 +1,6 @@
-//! Choreography: no central driver. Services react to each other's events over the transport; each
-//! effect is deduplicated per order, and every event id is derived from the order's saga id and the
+//! Choreography: no central driver. Services react to each other's events over the transport (their
+//! reactions live in `services/<name>/handlers.rs`); each effect is deduplicated through the service's
+//! inbox, and every event id is derived from the order's saga id and the
 //! event type, so a service that reacts again (after a redelivery or a restart) republishes the *same*
 //! event and downstream services ignore it.
 //!
@@ -14,131 +15,19 @@
 //! ```
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use saga::participant::{EventContext, EventPublisher, Participant};
-use saga::transport::{MessageId, Transport};
-use saga::{SagaId, StepError};
-use serde::{Deserialize, Serialize};
+use saga::participant::{EventPublisher, Participant};
+use saga::transport::Transport;
+use saga::{Direction, SagaId};
 
+use crate::cloudmart::db::Key;
 use crate::cloudmart::error::AppError;
+use crate::cloudmart::events::{emit, Event, Reactor, CREATE};
 use crate::cloudmart::history::{self, OrderReport};
-use crate::cloudmart::model::{OrderLine, OrderRequest, ServiceError};
-use crate::cloudmart::services::inventory::Released;
-use crate::cloudmart::services::order::{Order, Progress};
-use crate::cloudmart::services::payment::Cancelled;
+use crate::cloudmart::model::OrderRequest;
+use crate::cloudmart::services::order::Order;
+use crate::cloudmart::services::{inventory, order, payment, shipping};
 use crate::cloudmart::services::{OrderStatus, Service, Services};
-
-/// The events of the order flow (one topic per event type).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "eventType", rename_all_fields = "camelCase")]
-#[allow(missing_docs)]
-pub enum Event {
-    OrderCreated {
-        order_id: String,
-        customer_id: String,
-        lines: Vec<OrderLine>,
-        total_amount: u64,
-    },
-    StockReserved {
-        order_id: String,
-    },
-    StockUnavailable {
-        order_id: String,
-        reason: String,
-    },
-    StockReleased {
-        order_id: String,
-    },
-    PaymentCompleted {
-        order_id: String,
-        payment_id: String,
-        amount: u64,
-    },
-    PaymentFailed {
-        order_id: String,
-        reason: String,
-    },
-    PaymentCancelled {
-        order_id: String,
-    },
-    PaymentRefunded {
-        order_id: String,
-    },
-    ShippingArranged {
-        order_id: String,
-        tracking_number: String,
-    },
-    ShippingFailed {
-        order_id: String,
-        reason: String,
-    },
-    OrderCompleted {
-        order_id: String,
-    },
-    OrderCancelled {
-        order_id: String,
-    },
-}
-
-impl Event {
-    /// The event type, which is also its topic.
-    #[must_use]
-    pub const fn kind(&self) -> &'static str {
-        match self {
-            Self::OrderCreated { .. } => "OrderCreated",
-            Self::StockReserved { .. } => "StockReserved",
-            Self::StockUnavailable { .. } => "StockUnavailable",
-            Self::StockReleased { .. } => "StockReleased",
-            Self::PaymentCompleted { .. } => "PaymentCompleted",
-            Self::PaymentFailed { .. } => "PaymentFailed",
-            Self::PaymentCancelled { .. } => "PaymentCancelled",
-            Self::PaymentRefunded { .. } => "PaymentRefunded",
-            Self::ShippingArranged { .. } => "ShippingArranged",
-            Self::ShippingFailed { .. } => "ShippingFailed",
-            Self::OrderCompleted { .. } => "OrderCompleted",
-            Self::OrderCancelled { .. } => "OrderCancelled",
-        }
-    }
-
-    /// The order it is about.
-    #[must_use]
-    pub fn order_id(&self) -> &str {
-        match self {
-            Self::OrderCreated { order_id, .. }
-            | Self::StockReserved { order_id }
-            | Self::StockUnavailable { order_id, .. }
-            | Self::StockReleased { order_id }
-            | Self::PaymentCompleted { order_id, .. }
-            | Self::PaymentFailed { order_id, .. }
-            | Self::PaymentCancelled { order_id }
-            | Self::PaymentRefunded { order_id }
-            | Self::ShippingArranged { order_id, .. }
-            | Self::ShippingFailed { order_id, .. }
-            | Self::OrderCompleted { order_id }
-            | Self::OrderCancelled { order_id } => order_id,
-        }
-    }
-}
-
-/// Publishes `event` of order chain `saga` with its deterministic id.
-async fn emit(publisher: &EventPublisher, saga: SagaId, event: &Event) -> Result<(), StepError> {
-    let root = MessageId::from_uuid(*saga.as_uuid());
-    let id = MessageId::derive(root, event.kind(), 0);
-    publisher
-        .publish_with_id(event.kind(), id, Some(saga), event)
-        .await
-        .map_err(|e| StepError::transient(format!("cannot publish {}: {e}", event.kind())))
-}
-
-fn saga_of(ctx: &EventContext) -> Result<SagaId, StepError> {
-    ctx.saga_id()
-        .ok_or_else(|| StepError::permanent("event without a saga id"))
-}
-
-fn transient(e: ServiceError) -> StepError {
-    StepError::from(e)
-}
 
 /// The services wired as event-driven participants.
 pub struct Choreography {
@@ -175,14 +64,21 @@ impl Choreography {
         which: &[Service],
     ) -> Result<Self, AppError> {
         let publisher = EventPublisher::new(Arc::clone(&transport));
+        let reactor = Reactor {
+            services: Arc::clone(services),
+            publisher: publisher.clone(),
+        };
         let mut participants = Vec::new();
         for service in which {
-            participants.push(match service {
-                Service::Inventory => inventory(services, &transport, &publisher).await?,
-                Service::Payment => payment(services, &transport, &publisher).await?,
-                Service::Shipping => shipping(services, &transport, &publisher).await?,
-                Service::Order => order(services, &transport, &publisher).await?,
-            });
+            let builder = Participant::builder(service.as_str(), Arc::clone(&transport))
+                .with_state(reactor.clone());
+            let builder = match service {
+                Service::Order => order::handlers::reactions(builder),
+                Service::Inventory => inventory::handlers::reactions(builder),
+                Service::Payment => payment::handlers::reactions(builder),
+                Service::Shipping => shipping::handlers::reactions(builder),
+            };
+            participants.push(builder.spawn().await?);
         }
         Ok(Self {
             services: Arc::clone(services),
@@ -201,7 +97,7 @@ impl Choreography {
         saga: SagaId,
         request: OrderRequest,
     ) -> Result<OrderReport, AppError> {
-        let key = format!("{}/create", request.order_id);
+        let key = Key::event(saga, CREATE, Direction::Forward);
         if let Err(e) = self
             .services
             .order
@@ -215,7 +111,7 @@ impl Choreography {
             ));
         }
         self.publish_created(saga, &request).await?;
-        Ok(self.wait(&request.order_id).await)
+        self.wait(&request.order_id).await
     }
 
     async fn publish_created(&self, saga: SagaId, request: &OrderRequest) -> Result<(), AppError> {
@@ -235,7 +131,7 @@ impl Choreography {
     /// # Errors
     /// As [`place`](Self::place).
     pub async fn start_order(&self, saga: SagaId, request: &OrderRequest) -> Result<(), AppError> {
-        let key = format!("{}/create", request.order_id);
+        let key = Key::event(saga, CREATE, Direction::Forward);
         self.services
             .order
             .create(&key, request, Some(saga.to_string()))
@@ -245,9 +141,12 @@ impl Choreography {
     }
 
     /// Waits for the order's end and reports it from the events it received.
-    pub async fn wait(&self, order_id: &str) -> OrderReport {
-        let order = self.services.order.wait_final(order_id).await;
-        Self::report_of(order_id, order.as_ref())
+    ///
+    /// # Errors
+    /// The order cannot be read.
+    pub async fn wait(&self, order_id: &str) -> Result<OrderReport, AppError> {
+        let order = self.services.order.wait_final(order_id).await?;
+        Ok(Self::report_of(order_id, order.as_ref()))
     }
 
     /// The report of an order as it stands.
@@ -274,6 +173,7 @@ impl Choreography {
             .services
             .order
             .orders()
+            .await?
             .into_values()
             .filter(|o| o.status == OrderStatus::Pending)
             .collect();
@@ -304,237 +204,4 @@ impl Choreography {
             p.abort();
         }
     }
-}
-
-async fn inventory(
-    services: &Arc<Services>,
-    transport: &Arc<dyn Transport>,
-    publisher: &EventPublisher,
-) -> Result<Participant, AppError> {
-    let (s1, p1) = (Arc::clone(services), publisher.clone());
-    let (s2, p2) = (Arc::clone(services), publisher.clone());
-    let release = move |ctx: EventContext, ev: Event| {
-        let (s, p) = (Arc::clone(&s2), p2.clone());
-        async move {
-            let saga = saga_of(&ctx)?;
-            let order_id = ev.order_id().to_owned();
-            let key = format!("{order_id}/release");
-            match s
-                .inventory
-                .release(&key, &order_id)
-                .await
-                .map_err(transient)?
-            {
-                Released::Returned | Released::NothingHeld => {
-                    emit(&p, saga, &Event::StockReleased { order_id }).await
-                }
-                Released::WasRefused => Ok(()),
-            }
-        }
-    };
-    Ok(Participant::builder("inventory", Arc::clone(transport))
-        .event("OrderCreated", move |ctx: EventContext, ev: Event| {
-            let (s, p) = (Arc::clone(&s1), p1.clone());
-            async move {
-                let saga = saga_of(&ctx)?;
-                let Event::OrderCreated {
-                    order_id, lines, ..
-                } = ev
-                else {
-                    return Ok(());
-                };
-                let key = format!("{order_id}/reserve");
-                let next = match s.inventory.reserve(&key, &order_id, &lines).await {
-                    Ok(_) => Event::StockReserved { order_id },
-                    Err(ServiceError::Refused(reason)) => {
-                        Event::StockUnavailable { order_id, reason }
-                    }
-                    Err(e) => return Err(transient(e)),
-                };
-                emit(&p, saga, &next).await
-            }
-        })
-        .event("PaymentFailed", release.clone())
-        .event("ShippingFailed", release)
-        .spawn()
-        .await?)
-}
-
-async fn payment(
-    services: &Arc<Services>,
-    transport: &Arc<dyn Transport>,
-    publisher: &EventPublisher,
-) -> Result<Participant, AppError> {
-    let (s1, p1) = (Arc::clone(services), publisher.clone());
-    let (s2, p2) = (Arc::clone(services), publisher.clone());
-    let cancel = move |ctx: EventContext, ev: Event| {
-        let (s, p) = (Arc::clone(&s2), p2.clone());
-        async move {
-            let saga = saga_of(&ctx)?;
-            let order_id = ev.order_id().to_owned();
-            let key = format!("{order_id}/cancel");
-            match s.payment.cancel(&key, &order_id).await.map_err(transient)? {
-                Cancelled::Refunded => emit(&p, saga, &Event::PaymentRefunded { order_id }).await,
-                Cancelled::NothingCharged => {
-                    emit(&p, saga, &Event::PaymentCancelled { order_id }).await
-                }
-                Cancelled::WasRefused => Ok(()),
-            }
-        }
-    };
-    Ok(Participant::builder("payment", Arc::clone(transport))
-        .event("OrderCreated", move |ctx: EventContext, ev: Event| {
-            let (s, p) = (Arc::clone(&s1), p1.clone());
-            async move {
-                let saga = saga_of(&ctx)?;
-                let Event::OrderCreated {
-                    order_id,
-                    customer_id,
-                    total_amount,
-                    ..
-                } = ev
-                else {
-                    return Ok(());
-                };
-                let key = format!("{order_id}/charge");
-                let next = match s
-                    .payment
-                    .charge(&key, &order_id, &customer_id, total_amount)
-                    .await
-                {
-                    Ok(payment_id) => Event::PaymentCompleted {
-                        order_id,
-                        payment_id,
-                        amount: total_amount,
-                    },
-                    Err(ServiceError::Refused(reason)) => Event::PaymentFailed { order_id, reason },
-                    Err(e) => return Err(transient(e)),
-                };
-                emit(&p, saga, &next).await
-            }
-        })
-        .event("StockUnavailable", cancel.clone())
-        .event("ShippingFailed", cancel)
-        .spawn()
-        .await?)
-}
-
-/// How often shipping calls a carrier that is down before it gives up on an order.
-const CARRIER_ATTEMPTS: u32 = 2;
-
-async fn shipping(
-    services: &Arc<Services>,
-    transport: &Arc<dyn Transport>,
-    publisher: &EventPublisher,
-) -> Result<Participant, AppError> {
-    let (s, p) = (Arc::clone(services), publisher.clone());
-    let ready = move |stock: bool| {
-        let (s, p) = (Arc::clone(&s), p.clone());
-        move |ctx: EventContext, ev: Event| {
-            let (s, p) = (Arc::clone(&s), p.clone());
-            async move {
-                let saga = saga_of(&ctx)?;
-                let order_id = ev.order_id().to_owned();
-                if !s
-                    .shipping
-                    .note_ready(&order_id, stock)
-                    .await
-                    .map_err(transient)?
-                {
-                    return Ok(());
-                }
-                let key = format!("{order_id}/arrange");
-                let mut attempt = 1;
-                let next = loop {
-                    match s.shipping.arrange(&key, &order_id).await {
-                        Ok(tracking_number) => {
-                            break Event::ShippingArranged {
-                                order_id,
-                                tracking_number,
-                            }
-                        }
-                        Err(ServiceError::Refused(reason)) => {
-                            break Event::ShippingFailed { order_id, reason }
-                        }
-                        Err(ServiceError::Unavailable(reason)) if attempt >= CARRIER_ATTEMPTS => {
-                            // Outcome unknown: record the decision so a redelivery cannot revive it.
-                            s.shipping.give_up(&key, &reason).await.map_err(transient)?;
-                            break Event::ShippingFailed { order_id, reason };
-                        }
-                        Err(ServiceError::Unavailable(_)) => {
-                            attempt += 1;
-                            tokio::time::sleep(Duration::from_millis(1)).await;
-                        }
-                    }
-                };
-                emit(&p, saga, &next).await
-            }
-        }
-    };
-    Ok(Participant::builder("shipping", Arc::clone(transport))
-        .event("StockReserved", ready(true))
-        .event("PaymentCompleted", ready(false))
-        .spawn()
-        .await?)
-}
-
-async fn order(
-    services: &Arc<Services>,
-    transport: &Arc<dyn Transport>,
-    publisher: &EventPublisher,
-) -> Result<Participant, AppError> {
-    let (s, p) = (Arc::clone(services), publisher.clone());
-    let hear = move |ctx: EventContext, ev: Event| {
-        let (s, p) = (Arc::clone(&s), p.clone());
-        async move {
-            let saga = saga_of(&ctx)?;
-            let reason = match &ev {
-                Event::StockUnavailable { reason, .. }
-                | Event::PaymentFailed { reason, .. }
-                | Event::ShippingFailed { reason, .. } => Some(reason.clone()),
-                _ => None,
-            };
-            let kind = ev.kind();
-            let update = |p: &mut Progress| {
-                p.failed |= reason.is_some();
-                match kind {
-                    "StockReserved" => p.stock = p.stock.max(1),
-                    "StockUnavailable" | "StockReleased" => p.stock = 2,
-                    "PaymentCompleted" => p.payment = p.payment.max(1),
-                    "PaymentFailed" | "PaymentCancelled" | "PaymentRefunded" => p.payment = 2,
-                    "ShippingArranged" => p.shipping = 1,
-                    "ShippingFailed" => p.shipping = 2,
-                    _ => {}
-                }
-            };
-            let order_id = ev.order_id().to_owned();
-            let decided = s
-                .order
-                .hear(&order_id, kind, reason.as_deref(), update)
-                .await
-                .map_err(transient)?;
-            match decided {
-                Some(OrderStatus::Completed) => {
-                    emit(&p, saga, &Event::OrderCompleted { order_id }).await
-                }
-                Some(_) => emit(&p, saga, &Event::OrderCancelled { order_id }).await,
-                None => Ok(()),
-            }
-        }
-    };
-    let mut builder = Participant::builder("order", Arc::clone(transport));
-    for topic in [
-        "StockReserved",
-        "StockUnavailable",
-        "StockReleased",
-        "PaymentCompleted",
-        "PaymentFailed",
-        "PaymentCancelled",
-        "PaymentRefunded",
-        "ShippingArranged",
-        "ShippingFailed",
-    ] {
-        builder = builder.event(topic, hear.clone());
-    }
-    Ok(builder.spawn().await?)
 }

@@ -14,6 +14,13 @@ pub struct Cli {
     /// `postgres`), mysql://… (feature `mysql`), or memory.
     #[arg(long, value_name = "URL")]
     pub log: Option<String>,
+    /// Where the services keep their state: each service in its own schema on a PostgreSQL server
+    /// (postgres://…) or its own database on MariaDB/MySQL (mysql://…), created if missing. Default:
+    /// a SQLite database per service (in memory in-process, files in the run directory with --cluster
+    /// or --role, files beside the log for the crash scenario). With --scenario crash the server's
+    /// names are fixed (cm_crash_<style>_<service>), so a rerun after --crash-after resumes.
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
     /// Transport: inproc (one process), seed (orchestration over the local RabbitMQ, choreography
     /// over the local Redis), or one broker for both styles: amqp://… or redis://…. The brokers need
     /// --cluster or --role.

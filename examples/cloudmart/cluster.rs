@@ -24,13 +24,15 @@ pub struct Cluster {
     transport: String,
     run_id: String,
     log: String,
+    db: Option<String>,
     children: BTreeMap<Role, Child>,
     addrs: BTreeMap<Role, SocketAddr>,
     group: Option<i32>,
 }
 
 impl Cluster {
-    /// Starts every role under run id `run_id` (`[a-z0-9]`), the orchestrator's log at `log`.
+    /// Starts every role under run id `run_id` (`[a-z0-9]`), the orchestrator's log at `log`, the
+    /// services' databases on the server `db` (or SQLite files in the run directory).
     ///
     /// # Errors
     /// A child could not start or did not report its address.
@@ -39,6 +41,7 @@ impl Cluster {
         transport: &str,
         run_id: &str,
         log: &str,
+        db: Option<&str>,
     ) -> Result<Self, AppError> {
         if *spec == TransportSpec::InProc {
             return Err(AppError::Usage(
@@ -50,6 +53,7 @@ impl Cluster {
             transport: transport.to_owned(),
             run_id: run_id.to_owned(),
             log: log.to_owned(),
+            db: db.map(str::to_owned),
             children: BTreeMap::new(),
             addrs: BTreeMap::new(),
             group: None,
@@ -88,6 +92,9 @@ impl Cluster {
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .process_group(self.group.unwrap_or(0));
+        if let Some(db) = &self.db {
+            cmd.args(["--db", db]);
+        }
         if role == Role::Gateway {
             for (peer, addr) in &self.addrs {
                 cmd.args(["--peer", &format!("{}={addr}", peer.as_str())]);

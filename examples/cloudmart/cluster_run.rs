@@ -1,5 +1,5 @@
 //! `--cluster`: each scenario and style on a fresh cluster (its own run id, so its own queues,
-//! streams, log and state files), run through the gateway, then the cluster stopped and what it left
+//! streams, log and service databases), run through the gateway, then the cluster stopped and what it left
 //! on the brokers deleted.
 
 use std::collections::BTreeMap;
@@ -13,10 +13,11 @@ use serde_json::json;
 use crate::cloudmart::choreography::Choreography;
 use crate::cloudmart::cluster::Cluster;
 use crate::cloudmart::cluster_world::ClusterWorld;
+use crate::cloudmart::db::DbSpec;
 use crate::cloudmart::error::AppError;
 use crate::cloudmart::model::{OrderRequest, Style};
 use crate::cloudmart::orchestration::{self, router_config};
-use crate::cloudmart::roles::{orchestrator_owner, Role};
+use crate::cloudmart::roles::{orchestrator_owner, service_world, Role};
 use crate::cloudmart::scenarios::{self, finish, Check, Scenario, ScenarioResult};
 use crate::cloudmart::seed;
 use crate::cloudmart::services::{Service, Services, ServicesConfig};
@@ -42,6 +43,7 @@ pub fn run_dir(run_id: &str) -> PathBuf {
 pub async fn run(
     spec: &TransportSpec,
     transport: &str,
+    db: Option<&str>,
     scenario: Scenario,
     style: Style,
     victim: Option<Role>,
@@ -50,7 +52,7 @@ pub async fn run(
     let dir = run_dir(&run_id);
     std::fs::create_dir_all(&dir)?;
     let log = format!("sqlite://{}", dir.join("saga-log.db").display());
-    let result = match Cluster::start(spec, transport, &run_id, &log).await {
+    let result = match Cluster::start(spec, transport, &run_id, &log, db).await {
         Ok(mut cluster) => {
             let result = drive(&mut cluster, scenario, style, victim).await;
             cluster.stop().await;
@@ -59,8 +61,23 @@ pub async fn run(
         Err(e) => Err(e),
     };
     delete_run(spec, &run_id).await;
+    if let Some(url) = db {
+        drop_databases(url, &run_id).await;
+    }
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// Drops the schemas (or databases) the service processes of run `run_id` kept on the server `url`.
+async fn drop_databases(url: &str, run_id: &str) {
+    let spec = DbSpec::Server(url.to_owned());
+    let config = ServicesConfig::default();
+    for service in Service::ALL {
+        match Services::open_one(service, &spec, &service_world(run_id), &config).await {
+            Ok(services) => services.destroy().await,
+            Err(e) => eprintln!("cleanup: the {} database: {e}", service.as_str()),
+        }
+    }
 }
 
 async fn drive(
@@ -174,7 +191,10 @@ pub async fn delete_run(spec: &TransportSpec, run_id: &str) {
         eprintln!("cleanup: cannot reach the brokers of run {run_id}");
         return;
     };
-    let services = Services::seeded(&ServicesConfig::default());
+    let Ok(services) = Services::memory(&ServicesConfig::default()).await else {
+        eprintln!("cleanup: cannot open in-memory services for run {run_id}");
+        return;
+    };
     let commands = brokers.orchestration.transport();
     if let Ok(router) =
         ReplyRouter::start(commands.clone(), router_config(&orchestrator_owner(run_id))).await

@@ -78,10 +78,10 @@ impl Engine {
     ) -> Result<Option<OrderReport>, AppError> {
         match self {
             Self::Orchestration(o) => o.try_report(order_id, id).await,
-            Self::Choreography(c) => Ok(match services.order.order(order_id) {
-                Some(_) => Some(c.wait(order_id).await),
-                None => None,
-            }),
+            Self::Choreography(c) => match services.order.order(order_id).await? {
+                Some(_) => Ok(Some(c.wait(order_id).await?)),
+                None => Ok(None),
+            },
         }
     }
 

@@ -15,9 +15,12 @@ pub enum AppError {
     /// The saga definition was rejected.
     #[error("definition: {0}")]
     Definition(#[from] saga::DefinitionError),
-    /// The service state could not be stored or loaded.
-    #[error("state: {0}")]
-    Store(#[from] crate::cloudmart::store::StoreError),
+    /// A service database could not be opened or used.
+    #[error("service database: {0}")]
+    Db(#[from] crate::cloudmart::db::DbError),
+    /// A service failed where the run cannot go on.
+    #[error("service: {0}")]
+    Service(#[from] crate::cloudmart::model::ServiceError),
     /// The saga log could not be opened.
     #[error("saga log: {0}")]
     Log(String),

@@ -1,5 +1,6 @@
 //! The cross-service invariants of CloudMart, checked on a [`Snapshot`] of every service's state
-//! (taken in-process, or gathered over HTTP from the service processes of a cluster).
+//! (read from the services' tables in-process, or gathered over HTTP from the service processes of a
+//! cluster, which read theirs).
 
 use std::collections::BTreeMap;
 

@@ -11,6 +11,7 @@ use clap::Parser;
 
 use cloudmart::cli::{peers, Cli};
 use cloudmart::crash::CrashOptions;
+use cloudmart::db::DbSpec;
 use cloudmart::error::AppError;
 use cloudmart::model::Style;
 use cloudmart::report::{self, Summary};
@@ -42,7 +43,6 @@ fn main() {
     std::process::exit(code);
 }
 
-/// FNV-1a, to name a state file after a server log URL.
 /// `--cluster`: every scenario and style on a cluster of its own; the same report as in-process.
 async fn run_cluster(
     cli: &Cli,
@@ -61,7 +61,14 @@ async fn run_cluster(
     let mut results = Vec::new();
     for scenario in scenarios {
         for style in styles {
-            let run = cloudmart::cluster_run::run(spec, &cli.transport, *scenario, *style, victim);
+            let run = cloudmart::cluster_run::run(
+                spec,
+                &cli.transport,
+                cli.db.as_deref(),
+                *scenario,
+                *style,
+                victim,
+            );
             let result = tokio::select! {
                 r = run => r?,
                 () = interrupted() => {
@@ -129,6 +136,7 @@ fn summarize(
     i32::from(!ok)
 }
 
+/// FNV-1a, to name the crash scenario's databases after a server log URL.
 fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
@@ -153,6 +161,7 @@ async fn run(cli: Cli) -> Result<i32, AppError> {
             run_id: cli.run_id.clone(),
             listen: cli.listen.clone(),
             log,
+            db: cli.db.clone(),
             peers: peers(&cli.peer)?,
             parent_pipe: cli.parent_pipe,
         })
@@ -186,15 +195,18 @@ async fn run(cli: Cli) -> Result<i32, AppError> {
             (format!("sqlite://{}", path.display()), Some(path))
         }
     };
-    // Crash state lives beside a SQLite log, or in the temp dir named after a server URL.
+    // The services' databases of the crash scenario live beside a SQLite log, or in the temp dir named
+    // after a server URL.
     let state_base = match url.strip_prefix("sqlite://") {
         Some(p) => PathBuf::from(p.split('?').next().unwrap_or(p)),
         None => std::env::temp_dir().join(format!("cloudmart-{:016x}", fnv(&url))),
     };
     let resuming = styles
         .iter()
-        .any(|s| cloudmart::crash::state_path(&state_base, *s).exists());
-    let crash_mode = cli.crash_after.is_some() || resuming;
+        .any(|s| cloudmart::crash::state_exists(&state_base, *s));
+    // With --db, the crash scenario's databases have fixed names on the server: a rerun resumes.
+    let server_crash = cli.db.is_some() && cli.scenario.as_deref() == Some("crash");
+    let crash_mode = cli.crash_after.is_some() || resuming || server_crash;
     // Server logs: a table prefix per run (a fixed one while a crash is being resumed).
     let prefix = if crash_mode {
         "cm_crash_".to_owned()
@@ -204,7 +216,12 @@ async fn run(cli: Cli) -> Result<i32, AppError> {
     let opened = cloudmart::logs::open(&url, &prefix).await?;
     let env = Env {
         log: Arc::clone(&opened.log),
-        config: ServicesConfig::default(),
+        config: if cli.db.is_some() {
+            ServicesConfig::across_processes()
+        } else {
+            ServicesConfig::default()
+        },
+        db: cli.db.clone().map_or(DbSpec::Memory, DbSpec::Server),
         crash: CrashOptions {
             after: cli.crash_after,
             state_base: crash_mode.then_some(state_base),
@@ -217,8 +234,10 @@ async fn run(cli: Cli) -> Result<i32, AppError> {
 
     if !cli.json {
         println!(
-            "CloudMart — saga log: {}, transport: {}",
-            opened.display, cli.transport
+            "CloudMart — saga log: {}, services: {}, transport: {}",
+            opened.display,
+            env.db.display(),
+            cli.transport
         );
     }
     let started = std::time::Instant::now();

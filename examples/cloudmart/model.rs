@@ -1,7 +1,5 @@
 //! The domain vocabulary every service shares: order requests, the saga data, service errors, styles.
 
-use std::collections::BTreeMap;
-
 use saga::StepError;
 use serde::{Deserialize, Serialize};
 
@@ -79,7 +77,7 @@ pub enum ServiceError {
     /// A business refusal (out of stock, wallet too small): compensate, do not retry.
     #[error("refused: {0}")]
     Refused(String),
-    /// An infrastructure failure (carrier down, bulkhead full, state not persisted): worth retrying.
+    /// An infrastructure failure (carrier down, bulkhead full, database unavailable): worth retrying.
     #[error("unavailable: {0}")]
     Unavailable(String),
 }
@@ -93,11 +91,14 @@ impl From<ServiceError> for StepError {
     }
 }
 
-/// What a service remembers per idempotency key: the answer it gave (`Ok(detail)` or `Err(refusal)`), so
-/// a redelivered request gets the same answer and no second effect.
-pub type Memo = BTreeMap<String, Result<String, String>>;
+impl From<crate::cloudmart::db::DbError> for ServiceError {
+    /// A database failure is worth retrying: nothing was committed.
+    fn from(e: crate::cloudmart::db::DbError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
 
-/// Replays a remembered answer.
+/// Turns a stored answer into the service's result.
 pub(crate) fn replay(answer: &Result<String, String>) -> Result<String, ServiceError> {
     answer.clone().map_err(ServiceError::Refused)
 }

@@ -4,17 +4,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use saga::participant::{CommandContext, Participant, ReplyRouter, RouterConfig, State};
+use saga::participant::{Participant, ReplyRouter, RouterConfig};
 use saga::transport::Transport;
 use saga::{
     Executor, ExecutorConfig, RecoveryReport, RetryPolicy, SagaDefinition, SagaId, SagaLog,
-    StepError, StepSpec,
+    StepSpec,
 };
 
 use crate::cloudmart::error::AppError;
 use crate::cloudmart::history::{self, OrderReport};
 use crate::cloudmart::model::{OrderRequest, OrderSaga};
-use crate::cloudmart::services::{OrderStatus, Service, Services};
+use crate::cloudmart::services::{inventory, order, payment, shipping, Service, Services};
 
 /// The saga definition's name.
 pub const SAGA_NAME: &str = "cloudmart-order";
@@ -103,13 +103,8 @@ pub fn definition(router: &ReplyRouter) -> Result<SagaDefinition<OrderSaga>, App
         .build()?)
 }
 
-fn key(ctx: &CommandContext) -> String {
-    ctx.idempotency_key().to_string()
-}
-
-type Shared = State<Arc<Services>>;
-
-/// Spawns `service` as a command participant over `transport`.
+/// Spawns `service` as a command participant over `transport`; its handlers (in
+/// `services/<name>/handlers.rs`) get `services` injected.
 ///
 /// # Errors
 /// The transport refused a subscription.
@@ -121,88 +116,10 @@ pub async fn participant(
     let builder = Participant::builder(service.as_str(), Arc::clone(transport))
         .with_state(Arc::clone(services));
     let builder = match service {
-        Service::Order => builder
-            .command(
-                "create_order",
-                |State(s): Shared, ctx, d: OrderSaga| async move {
-                    let saga = ctx.saga_id().to_string();
-                    Ok::<_, StepError>(s.order.create(&key(&ctx), &d.request, Some(saga)).await?)
-                },
-            )
-            .command(
-                "cancel_order",
-                |State(s): Shared, ctx, d: OrderSaga| async move {
-                    let id = &d.request.order_id;
-                    Ok::<_, StepError>(
-                        s.order
-                            .finish(&key(&ctx), id, OrderStatus::Cancelled)
-                            .await?,
-                    )
-                },
-            )
-            .command(
-                "approve_order",
-                |State(s): Shared, ctx, d: OrderSaga| async move {
-                    let id = &d.request.order_id;
-                    Ok::<_, StepError>(
-                        s.order
-                            .finish(&key(&ctx), id, OrderStatus::Completed)
-                            .await?,
-                    )
-                },
-            ),
-        Service::Inventory => builder
-            .command(
-                "reserve_stock",
-                |State(s): Shared, ctx, d: OrderSaga| async move {
-                    let r = &d.request;
-                    Ok::<_, StepError>(
-                        s.inventory
-                            .reserve(&key(&ctx), &r.order_id, &r.lines)
-                            .await?,
-                    )
-                },
-            )
-            .command(
-                "release_stock",
-                |State(s): Shared, ctx, d: OrderSaga| async move {
-                    s.inventory.release(&key(&ctx), &d.request.order_id).await?;
-                    Ok::<_, StepError>(())
-                },
-            ),
-        Service::Payment => builder
-            .command(
-                "process_payment",
-                |State(s): Shared, ctx, d: OrderSaga| async move {
-                    let r = &d.request;
-                    let k = key(&ctx);
-                    Ok::<_, StepError>(
-                        s.payment
-                            .charge(&k, &r.order_id, &r.customer_id, r.total())
-                            .await?,
-                    )
-                },
-            )
-            .command(
-                "refund_payment",
-                |State(s): Shared, ctx, d: OrderSaga| async move {
-                    s.payment.cancel(&key(&ctx), &d.request.order_id).await?;
-                    Ok::<_, StepError>(())
-                },
-            ),
-        Service::Shipping => builder
-            .command(
-                "arrange_shipping",
-                |State(s): Shared, ctx, d: OrderSaga| async move {
-                    Ok::<_, StepError>(s.shipping.arrange(&key(&ctx), &d.request.order_id).await?)
-                },
-            )
-            .command(
-                "cancel_shipping",
-                |State(s): Shared, ctx, d: OrderSaga| async move {
-                    Ok::<_, StepError>(s.shipping.cancel(&key(&ctx), &d.request.order_id).await?)
-                },
-            ),
+        Service::Order => order::handlers::commands(builder),
+        Service::Inventory => inventory::handlers::commands(builder),
+        Service::Payment => payment::handlers::commands(builder),
+        Service::Shipping => shipping::handlers::commands(builder),
     };
     Ok(builder.spawn().await?)
 }

@@ -9,12 +9,12 @@ use tokio::io::AsyncReadExt;
 
 use crate::cloudmart::choreography::Choreography;
 use crate::cloudmart::cluster_run::run_dir;
+use crate::cloudmart::db::DbSpec;
 use crate::cloudmart::error::AppError;
 use crate::cloudmart::http::{self, admin, gateway, AppState};
 use crate::cloudmart::logs;
 use crate::cloudmart::orchestration::{self, Orchestrator};
-use crate::cloudmart::services::{Infra, Service, Services, ServicesConfig};
-use crate::cloudmart::store::{CrashSwitch, Durable};
+use crate::cloudmart::services::{Service, Services, ServicesConfig};
 use crate::cloudmart::transports::{Brokers, TransportSpec};
 
 /// A process of the cluster.
@@ -79,6 +79,8 @@ pub struct RoleArgs {
     pub listen: String,
     /// The orchestrator's saga log URL.
     pub log: String,
+    /// A service's database server (`--db`), or `None` for a SQLite file in the run directory.
+    pub db: Option<String>,
     /// The gateway's peers (`role=addr`).
     pub peers: gateway::Peers,
     /// Exit when stdin closes (the cluster's children).
@@ -89,6 +91,12 @@ pub struct RoleArgs {
 #[must_use]
 pub fn orchestrator_owner(run_id: &str) -> String {
     format!("cloudmart-{run_id}")
+}
+
+/// The world name of run `run_id`'s service databases on a `--db` server (`<name>_<service>`).
+#[must_use]
+pub fn service_world(run_id: &str) -> String {
+    format!("cm_{run_id}")
 }
 
 /// Runs the role until told to stop.
@@ -107,13 +115,17 @@ pub async fn run(args: RoleArgs) -> Result<i32, AppError> {
         Role::Gateway => gateway::router(args.peers.clone()),
         Role::Service(service) => {
             let brokers = Brokers::connect(&args.transport, &args.run_id).await?;
-            let dir = run_dir(&args.run_id);
-            std::fs::create_dir_all(&dir)?;
-            let infra = Infra {
-                durable: Durable::file(&dir.join(format!("{}.json", service.as_str())))?,
-                crash: CrashSwitch::never(),
+            let (spec, name) = match &args.db {
+                Some(url) => (DbSpec::Server(url.clone()), service_world(&args.run_id)),
+                None => {
+                    let dir = run_dir(&args.run_id);
+                    std::fs::create_dir_all(&dir)?;
+                    (DbSpec::Dir(dir), "state".to_owned())
+                }
             };
-            let services = Services::restore(infra, &ServicesConfig::across_processes())?;
+            // Only this service's database is used; the other three stay empty in memory.
+            let config = ServicesConfig::across_processes();
+            let services = Services::open_one(service, &spec, &name, &config).await?;
             let commands = brokers.orchestration.transport();
             let participant = orchestration::participant(service, &services, &commands).await?;
             let events = brokers.choreography.transport();
@@ -131,7 +143,7 @@ pub async fn run(args: RoleArgs) -> Result<i32, AppError> {
             let orchestrator =
                 Orchestrator::start_alone(brokers.orchestration.transport(), log.log, &owner)
                     .await?;
-            let services = Services::seeded(&ServicesConfig::default());
+            let services = Services::memory(&ServicesConfig::default()).await?;
             let state = AppState::new(services, &[], Some(orchestrator), None);
             let recovering = Arc::clone(&state);
             tokio::spawn(async move {

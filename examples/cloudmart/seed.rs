@@ -21,7 +21,6 @@ pub struct Customer {
     /// Customer id.
     pub id: &'static str,
     /// Name.
-    #[allow(dead_code)] // seed data, for the reader
     pub name: &'static str,
     /// Initial wallet balance in yen.
     pub wallet: u64,

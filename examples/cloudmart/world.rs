@@ -10,6 +10,7 @@ use saga::middleware::CircuitState;
 use saga::{SagaId, SagaLog};
 use serde::{Deserialize, Serialize};
 
+use crate::cloudmart::db::DbSpec;
 use crate::cloudmart::engine::Engine;
 use crate::cloudmart::error::AppError;
 use crate::cloudmart::history::OrderReport;
@@ -79,7 +80,8 @@ pub trait World: Send + Sync {
     async fn shutdown(self: Box<Self>);
 }
 
-/// A world in this process: seeded services and an engine over an in-process transport.
+/// A world in this process: services seeded on fresh databases, and an engine over an in-process
+/// transport.
 #[derive(Debug)]
 pub struct LocalWorld {
     services: Arc<Services>,
@@ -87,17 +89,19 @@ pub struct LocalWorld {
 }
 
 impl LocalWorld {
-    /// Seeded services and `style`'s engine, owned by `owner` in `log`.
+    /// Services on fresh databases named after `owner` under `db`, and `style`'s engine, owned by
+    /// `owner` in `log`.
     ///
     /// # Errors
-    /// Subscriptions failed.
+    /// A database cannot be opened; subscriptions failed.
     pub async fn start(
         style: Style,
         config: &ServicesConfig,
+        db: &DbSpec,
         log: Arc<dyn SagaLog>,
         owner: &str,
     ) -> Result<Self, AppError> {
-        let services = Services::seeded(config);
+        let services = Services::open(db, owner, config).await?;
         let engine = Engine::start(style, &services, log, owner).await?;
         Ok(Self { services, engine })
     }
@@ -124,10 +128,11 @@ impl World for LocalWorld {
     }
 
     async fn snapshot(&self) -> Result<Snapshot, AppError> {
-        Ok(self.services.snapshot())
+        Ok(self.services.snapshot().await?)
     }
 
     async fn shutdown(self: Box<Self>) {
         self.engine.shutdown().await;
+        self.services.destroy().await;
     }
 }

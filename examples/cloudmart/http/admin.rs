@@ -25,7 +25,7 @@ pub fn routes() -> Router<Shared> {
 
 /// The parts of a [`Snapshot`](crate::cloudmart::services::Snapshot) this process owns.
 async fn state(State(s): State<Shared>) -> ApiResult {
-    let snapshot = serde_json::to_value(s.services.snapshot())
+    let snapshot = serde_json::to_value(s.services.snapshot().await?)
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let mut part = Map::new();
     for service in &s.own {

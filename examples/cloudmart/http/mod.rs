@@ -6,29 +6,30 @@
 pub mod admin;
 pub mod client;
 pub mod gateway;
+mod requests;
 mod sagas;
 mod services;
+
+pub(crate) use requests::{key, OrderRef, PlaceOrder};
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use parking_lot::Mutex;
 use saga::SagaId;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::cloudmart::choreography::Choreography;
 use crate::cloudmart::error::AppError;
-use crate::cloudmart::model::{OrderLine, OrderRequest, ServiceError};
+use crate::cloudmart::model::ServiceError;
 use crate::cloudmart::orchestration::Orchestrator;
 use crate::cloudmart::scenarios::Env;
-use crate::cloudmart::seed;
 use crate::cloudmart::services::{Service, Services};
 
 /// The server's state: the services of this process and, where it runs them, the orchestrator and
@@ -156,88 +157,16 @@ pub(crate) fn ok(value: Value) -> ApiResult {
     Ok((StatusCode::OK, Json(value)))
 }
 
-/// An item of an order request.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Item {
-    book_id: String,
-    quantity: u32,
-}
-
-/// `POST /orders` and `POST /saga/start`: either `items` or the seed's single `bookId`/`quantity`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct PlaceOrder {
-    saga_id: Option<String>,
-    order_id: Option<String>,
-    customer_id: String,
-    items: Option<Vec<Item>>,
-    book_id: Option<String>,
-    quantity: Option<u32>,
-}
-
-impl PlaceOrder {
-    pub(crate) fn into_request(self) -> Result<OrderRequest, ApiError> {
-        let bad = |m: String| ApiError(StatusCode::UNPROCESSABLE_ENTITY, m);
-        let items = match (self.items, self.book_id) {
-            (Some(items), None) if !items.is_empty() => items,
-            (None, Some(book_id)) => vec![Item {
-                book_id,
-                quantity: self.quantity.unwrap_or(1),
-            }],
-            _ => return Err(bad("give either a non-empty `items` or `bookId`".into())),
-        };
-        let lines = items
-            .into_iter()
-            .map(|i| match seed::book(&i.book_id) {
-                Some(b) if i.quantity > 0 => Ok(OrderLine {
-                    book_id: b.id.to_owned(),
-                    quantity: i.quantity,
-                    unit_price: b.price,
-                }),
-                Some(_) => Err(bad(format!("quantity of {} must be positive", i.book_id))),
-                None => Err(bad(format!("unknown book {:?}", i.book_id))),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let order_id = match self.order_id {
-            Some(id) if !id.is_empty() && id.len() <= 64 => id,
-            Some(_) => return Err(bad("orderId must be 1..=64 characters".into())),
-            None => format!("order-{}", uuid::Uuid::new_v4().simple()),
-        };
-        Ok(OrderRequest {
-            order_id,
-            customer_id: self.customer_id,
-            lines,
-        })
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct OrderRef {
-    order_id: String,
-    #[serde(default)]
-    items: Vec<Item>,
-    customer_id: Option<String>,
-    amount: Option<u64>,
-}
-
-/// The idempotency key of a direct service call: the `Idempotency-Key` header, or one per order and
-/// operation.
-pub(crate) fn key(headers: &HeaderMap, order_id: &str, op: &str) -> String {
-    headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map_or_else(|| format!("http/{order_id}/{op}"), |k| format!("http/{k}"))
-}
-
 /// Builds the world of `--serve` (every service, both styles, in-process transports) and its router.
 ///
 /// # Errors
 /// Transport subscriptions failed.
 pub async fn app(env: &Env) -> Result<(Router, Shared), AppError> {
-    let services = Services::seeded(&env.config);
-    let owner = format!("cloudmart-http-{}", SagaId::new());
+    let owner = format!(
+        "cm_http_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let services = Services::open(&env.db, &owner, &env.config).await?;
     let orchestrator = Orchestrator::start(
         &services,
         Arc::new(saga::InProcTransport::new()),

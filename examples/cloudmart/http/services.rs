@@ -44,9 +44,9 @@ pub(super) async fn get_order(
     Query(q): Query<Wait>,
 ) -> ApiResult {
     let order = if q.wait {
-        s.services.order.wait_final(&id).await
+        s.services.order.wait_final(&id).await?
     } else {
-        s.services.order.order(&id)
+        s.services.order.order(&id).await?
     };
     let order =
         order.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("unknown order {id}")))?;
@@ -107,6 +107,7 @@ pub(super) async fn get_stock(State(s): State<Shared>, Path(book): Path<String>)
         .services
         .inventory
         .level(&book)
+        .await?
         .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("unknown book {book}")))?;
     ok(
         json!({ "bookId": book, "title": level.title, "price": level.price,
@@ -179,6 +180,7 @@ pub(super) async fn get_shipment(State(s): State<Shared>, Path(id): Path<String>
         .services
         .shipping
         .shipment(&id)
+        .await?
         .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no shipment for {id}")))?;
     ok(json!(shipment))
 }

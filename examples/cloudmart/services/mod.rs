@@ -1,6 +1,10 @@
-//! The four CloudMart services, each owning its state, and the invariants that must hold between them.
+//! The four CloudMart services, each owning its state in its own SQL database, and the invariants
+//! that must hold between them.
 
+pub mod carrier;
+pub mod gateway;
 pub mod inventory;
+mod marks;
 pub mod order;
 pub mod payment;
 pub mod shipping;
@@ -10,14 +14,17 @@ use std::time::Duration;
 
 use saga::middleware::{BulkheadConfig, CircuitBreakerConfig};
 
+pub use carrier::CarrierMode;
 pub use inventory::InventoryService;
 pub use order::{OrderService, OrderStatus};
 pub use payment::PaymentService;
-pub use shipping::{CarrierMode, ShippingService};
+pub use shipping::ShippingService;
 
 pub use crate::cloudmart::invariants::Snapshot;
 
-use crate::cloudmart::store::{CrashSwitch, Durable, StoreError};
+use crate::cloudmart::crash_switch::CrashSwitch;
+use crate::cloudmart::db::{Arg, Db, DbError, DbSpec};
+use crate::cloudmart::model::ServiceError;
 
 /// One of the four services (also its participant's name and its `--role`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -48,15 +55,6 @@ impl Service {
     }
 }
 
-/// What every service shares with its host process: where it persists, and the crash switch.
-#[derive(Debug)]
-pub struct Infra {
-    /// Snapshot store.
-    pub durable: Arc<Durable>,
-    /// Simulated crash.
-    pub crash: Arc<CrashSwitch>,
-}
-
 /// Middleware settings of the services.
 #[derive(Debug, Clone)]
 pub struct ServicesConfig {
@@ -67,7 +65,8 @@ pub struct ServicesConfig {
 }
 
 impl Default for ServicesConfig {
-    /// Breaker: opens after 3 consecutive carrier failures, half-opens after 50 ms. Bulkhead: 3
+    /// Breaker: opens after 3 consecutive carrier failures, half-opens after 200 ms (long enough
+    /// for the outage scenario's failing-fast orders on a loaded machine). Bulkhead: 3
     /// concurrent gateway calls, 200 waiting, 5 s wait.
     fn default() -> Self {
         Self {
@@ -75,7 +74,7 @@ impl Default for ServicesConfig {
                 .with_name("carrier")
                 .with_consecutive_failures(3)
                 .without_failure_rate()
-                .with_open_duration(Duration::from_millis(50))
+                .with_open_duration(Duration::from_millis(200))
                 .with_half_open_calls(1),
             bulkhead: BulkheadConfig::default()
                 .with_name("payment-gateway")
@@ -87,9 +86,9 @@ impl Default for ServicesConfig {
 }
 
 impl ServicesConfig {
-    /// The settings of a service process: as the default, but the breaker stays open 3 s, so the
-    /// carrier-outage scenario's orders, each a few HTTP and broker round trips, all meet the open
-    /// breaker however loaded the machine is.
+    /// The settings of a service process, or of services on a database server: as the default, but
+    /// the breaker stays open 3 s, so the carrier-outage scenario's orders, each a few HTTP, broker or
+    /// database round trips, all meet the open breaker however loaded the machine is.
     #[must_use]
     pub fn across_processes() -> Self {
         let mut config = Self::default();
@@ -112,44 +111,132 @@ pub struct Services {
 }
 
 impl Services {
-    /// Fresh services seeded with the CloudMart data; nothing persisted, never crashing.
-    #[must_use]
-    pub fn seeded(config: &ServicesConfig) -> Arc<Self> {
-        let infra = Infra {
-            durable: Durable::disabled(),
-            crash: CrashSwitch::never(),
-        };
-        match Self::restore(infra, config) {
-            Ok(s) => s,
-            // A disabled store holds nothing, so it cannot be corrupt.
-            Err(e) => unreachable!("an empty store failed to load: {e}"),
-        }
-    }
-
-    /// Services continuing from `infra.durable` (or seeded if it holds nothing).
+    /// The services of world `name`, each on its own database under `spec` (seeded with the CloudMart
+    /// data if empty, else continuing from what it holds), never crashing.
     ///
     /// # Errors
-    /// The stored snapshots do not decode.
-    pub fn restore(infra: Infra, config: &ServicesConfig) -> Result<Arc<Self>, StoreError> {
-        let infra = Arc::new(infra);
+    /// A database cannot be opened or read.
+    pub async fn open(
+        spec: &DbSpec,
+        name: &str,
+        config: &ServicesConfig,
+    ) -> Result<Arc<Self>, DbError> {
+        Self::open_with(spec, name, config, CrashSwitch::never()).await
+    }
+
+    /// Fresh services on in-memory databases (for processes that only need the participants' shape).
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub async fn memory(config: &ServicesConfig) -> Result<Arc<Self>, DbError> {
+        Self::open(&DbSpec::Memory, "memory", config).await
+    }
+
+    /// As [`open`](Self::open), crashing when `crash` says so.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub async fn open_with(
+        spec: &DbSpec,
+        name: &str,
+        config: &ServicesConfig,
+        crash: Arc<CrashSwitch>,
+    ) -> Result<Arc<Self>, DbError> {
+        Self::assemble(&|_| spec.clone(), name, config, crash).await
+    }
+
+    /// The services of a service process: `own` on its database under `spec`, the three others (not
+    /// used there) in memory.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub async fn open_one(
+        own: Service,
+        spec: &DbSpec,
+        name: &str,
+        config: &ServicesConfig,
+    ) -> Result<Arc<Self>, DbError> {
+        let spec_of = |s: Service| {
+            if s == own {
+                spec.clone()
+            } else {
+                DbSpec::Memory
+            }
+        };
+        Self::assemble(&spec_of, name, config, CrashSwitch::never()).await
+    }
+
+    async fn assemble(
+        spec_of: &(dyn Fn(Service) -> DbSpec + Sync),
+        name: &str,
+        config: &ServicesConfig,
+        crash: Arc<CrashSwitch>,
+    ) -> Result<Arc<Self>, DbError> {
+        let open = |service: Service, schema: &'static [&'static str]| {
+            let spec = spec_of(service);
+            let crash = Arc::clone(&crash);
+            async move { Db::open(&spec, name, service, crash, schema).await }
+        };
+        let seeding = |e: ServiceError| DbError::Corrupt(format!("cannot seed: {e}"));
         Ok(Arc::new(Self {
-            order: OrderService::restore(Arc::clone(&infra))?,
-            inventory: InventoryService::restore(Arc::clone(&infra))?,
-            payment: PaymentService::restore(Arc::clone(&infra), config.bulkhead.clone())?,
-            shipping: ShippingService::restore(infra, config.breaker.clone())?,
+            order: OrderService::new(open(Service::Order, order::SCHEMA).await?),
+            inventory: InventoryService::new(open(Service::Inventory, inventory::SCHEMA).await?)
+                .await
+                .map_err(seeding)?,
+            payment: PaymentService::new(
+                open(Service::Payment, payment::SCHEMA).await?,
+                config.bulkhead.clone(),
+            )
+            .await
+            .map_err(seeding)?,
+            shipping: ShippingService::new(
+                open(Service::Shipping, shipping::SCHEMA).await?,
+                config.breaker.clone(),
+            ),
         }))
     }
 
-    /// Everything the four services hold, for the invariant checks and the report.
-    #[must_use]
-    pub fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            orders: self.order.orders(),
-            levels: self.inventory.levels(),
-            reservations: self.inventory.reservations(),
-            wallets: self.payment.wallets(),
-            payments: self.payment.payments(),
-            shipments: self.shipping.shipments(),
+    fn dbs(&self) -> [&Db; 4] {
+        [
+            self.order.db(),
+            self.inventory.db(),
+            self.payment.db(),
+            self.shipping.db(),
+        ]
+    }
+
+    /// Closes the four databases' connections.
+    pub async fn close(&self) {
+        for db in self.dbs() {
+            db.close().await;
         }
     }
+
+    /// Deletes the four databases.
+    pub async fn destroy(&self) {
+        for db in self.dbs() {
+            db.destroy().await;
+        }
+    }
+
+    /// Everything the four services hold, read from their tables, for the invariant checks and the
+    /// report.
+    ///
+    /// # Errors
+    /// A database cannot be read.
+    pub async fn snapshot(&self) -> Result<Snapshot, ServiceError> {
+        Ok(Snapshot {
+            orders: self.order.orders().await?,
+            levels: self.inventory.levels().await?,
+            reservations: self.inventory.reservations().await?,
+            wallets: self.payment.wallets().await?,
+            payments: self.payment.payments().await?,
+            shipments: self.shipping.shipments().await?,
+        })
+    }
+}
+
+/// An amount or count as an SQL integer.
+pub(crate) fn int(v: u64) -> Arg<'static> {
+    Arg::Int(i64::try_from(v).unwrap_or(i64::MAX))
 }

@@ -1,21 +1,25 @@
 //! The scenarios of DESIGN §4, each runnable in both styles, with their expected outcomes and checks.
 
+mod middleware;
+mod result;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::future::join_all;
-use std::time::Duration;
-
 use saga::{SagaId, SagaLog};
 use serde::Serialize;
-use serde_json::{json, Value};
 
+pub(crate) use result::finish;
+pub use result::{outcome_summary, Check, ScenarioResult};
+
+use crate::cloudmart::db::DbSpec;
 use crate::cloudmart::error::AppError;
-use crate::cloudmart::history::OrderReport;
 use crate::cloudmart::model::{OrderRequest, Style};
 use crate::cloudmart::seed;
-use crate::cloudmart::services::{CarrierMode, ServicesConfig, Snapshot};
+use crate::cloudmart::services::{CarrierMode, ServicesConfig};
 use crate::cloudmart::world::{LocalWorld, World};
+use result::check;
 
 /// A scenario of the CloudMart story.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -89,38 +93,6 @@ impl Scenario {
     }
 }
 
-/// One named check of a scenario.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Check {
-    /// What was checked.
-    pub name: String,
-    /// Whether it held.
-    pub ok: bool,
-    /// The observed values.
-    pub detail: String,
-}
-
-/// How a scenario ended in one style.
-#[derive(Debug, Clone, Serialize)]
-pub struct ScenarioResult {
-    /// Which scenario.
-    pub scenario: Scenario,
-    /// Which style.
-    pub style: Style,
-    /// What should happen, in short.
-    pub expected: String,
-    /// What happened, in short.
-    pub actual: String,
-    /// Every check held and `actual == expected`.
-    pub ok: bool,
-    /// Every order with its state history.
-    pub orders: Vec<OrderReport>,
-    /// The checks.
-    pub checks: Vec<Check>,
-    /// Measured values (carrier calls, peak gateway concurrency, wallets, charges...).
-    pub facts: BTreeMap<String, Value>,
-}
-
 /// What a scenario runs on.
 #[derive(Clone)]
 pub struct Env {
@@ -128,6 +100,8 @@ pub struct Env {
     pub log: Arc<dyn SagaLog>,
     /// Middleware settings.
     pub config: ServicesConfig,
+    /// Where the services keep their state.
+    pub db: DbSpec,
     /// Crash scenario options.
     pub crash: crate::cloudmart::crash::CrashOptions,
 }
@@ -135,91 +109,16 @@ pub struct Env {
 impl std::fmt::Debug for Env {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Env")
+            .field("db", &self.db)
             .field("crash", &self.crash)
             .finish_non_exhaustive()
     }
 }
-
-/// Builds the result: `actual` is the outcome count, checks include the cross-service invariants.
-pub(crate) fn finish(
-    scenario: Scenario,
-    style: Style,
-    expected: String,
-    orders: Vec<OrderReport>,
-    snapshot: &Snapshot,
-    mut checks: Vec<Check>,
-    mut facts: BTreeMap<String, Value>,
-) -> ScenarioResult {
-    let actual = outcome_summary(&orders);
-    let violations = snapshot.violations();
-    checks.push(Check {
-        name: "invariants (stock, money, reservations, refunds)".into(),
-        ok: violations.is_empty(),
-        detail: if violations.is_empty() {
-            "all hold".into()
-        } else {
-            violations.join("; ")
-        },
-    });
-    facts.insert("wallets".into(), json!(snapshot.wallets));
-    facts.insert(
-        "charges".into(),
-        json!(snapshot
-            .payments
-            .iter()
-            .map(|(o, p)| (o.clone(), p.charges))
-            .collect::<BTreeMap<_, _>>()),
-    );
-    facts.insert(
-        "stock".into(),
-        json!(snapshot
-            .levels
-            .iter()
-            .map(|(b, l)| (
-                b.clone(),
-                json!({"available": l.available, "reserved": l.reserved})
-            ))
-            .collect::<BTreeMap<_, _>>()),
-    );
-    let ok = actual == expected && checks.iter().all(|c| c.ok);
-    ScenarioResult {
-        scenario,
-        style,
-        expected,
-        actual,
-        ok,
-        orders,
-        checks,
-        facts,
-    }
-}
-
-/// `"N COMPLETED, M FAILED"` (zero counts left out).
-#[must_use]
-pub fn outcome_summary(orders: &[OrderReport]) -> String {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for o in orders {
-        *counts.entry(o.outcome.as_str()).or_default() += 1;
-    }
-    let mut parts: Vec<String> = Vec::new();
-    for name in ["COMPLETED", "FAILED"] {
-        if let Some(n) = counts.remove(name) {
-            parts.push(format!("{n} {name}"));
-        }
-    }
-    parts.extend(counts.into_iter().map(|(k, n)| format!("{n} {k}")));
-    parts.join(", ")
-}
-
-fn check(name: &str, ok: bool, detail: impl Into<String>) -> Check {
-    Check {
-        name: name.to_owned(),
-        ok,
-        detail: detail.into(),
-    }
-}
-
-fn order(id: String, customer: &str, items: &[(&str, u32)]) -> Result<OrderRequest, AppError> {
+pub(super) fn order(
+    id: String,
+    customer: &str,
+    items: &[(&str, u32)],
+) -> Result<OrderRequest, AppError> {
     seed::order(&id, customer, items)
         .ok_or_else(|| AppError::Usage(format!("order {id} names an unknown book")))
 }
@@ -233,12 +132,13 @@ pub async fn run(scenario: Scenario, style: Style, env: &Env) -> Result<Scenario
         return crate::cloudmart::crash::run(style, env).await;
     }
     let owner = format!(
-        "cloudmart-{}-{}-{}",
-        scenario.name(),
-        style.as_str(),
-        SagaId::new()
+        "cm_{}_{}_{}",
+        scenario.name().replace('-', "_"),
+        &style.as_str()[..1],
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
-    let world = LocalWorld::start(style, &env.config, Arc::clone(&env.log), &owner).await?;
+    let world =
+        LocalWorld::start(style, &env.config, &env.db, Arc::clone(&env.log), &owner).await?;
     let result = run_in(scenario, style, &world).await;
     Box::new(world).shutdown().await;
     result
@@ -347,80 +247,20 @@ pub async fn run_in(
             ));
         }
         Scenario::CarrierOutage => {
-            expected = "2 COMPLETED, 4 FAILED".into();
-            world.set_carrier(CarrierMode::Down).await?;
-            let mut calls = Vec::new();
-            for n in 1..=4 {
-                let req = order(id(n), "customer-001", &[("book-789", 1)])?;
-                orders.push(world.place(SagaId::new(), req).await?);
-                calls.push(world.metrics().await?.carrier_calls);
-            }
-            let after_outage = world.metrics().await?;
-            checks.push(check(
-                "breaker opened after 3 consecutive carrier failures",
-                after_outage.breaker == "Open" && calls[1] == 3,
-                format!(
-                    "state {}, carrier calls after order 2: {}",
-                    after_outage.breaker, calls[1]
-                ),
-            ));
-            checks.push(check(
-                "orders 3 and 4 failed fast without calling the carrier",
-                calls[3] == calls[1],
-                format!("carrier calls after orders 1-4: {calls:?}"),
-            ));
-            world.set_carrier(CarrierMode::Up).await?;
-            tokio::time::sleep(Duration::from_millis(after_outage.breaker_open_ms)).await;
-            let state_after_wait = world.metrics().await?.breaker;
-            for n in 5..=6 {
-                let req = order(id(n), "customer-001", &[("book-789", 1)])?;
-                orders.push(world.place(SagaId::new(), req).await?);
-                calls.push(world.metrics().await?.carrier_calls);
-            }
-            let recovered = world.metrics().await?;
-            checks.push(check(
-                "breaker half-opened, the trial call succeeded and it closed",
-                state_after_wait == "HalfOpen"
-                    && recovered.breaker == "Closed"
-                    && recovered.carrier_calls == 5,
-                format!(
-                    "after the open duration: {state_after_wait}; after orders 5-6: {}; \
-                     carrier calls {}",
-                    recovered.breaker, recovered.carrier_calls
-                ),
-            ));
-            facts.insert("carrier_calls".into(), json!(calls));
+            let out = middleware::Outcome {
+                orders: &mut orders,
+                checks: &mut checks,
+                facts: &mut facts,
+            };
+            expected = middleware::carrier_outage(world, &id, out).await?;
         }
         Scenario::SlowGateway => {
-            expected = "8 COMPLETED".into();
-            world.set_gateway_delay(Duration::from_millis(20)).await?;
-            let requests = (1..=8)
-                .map(|n| {
-                    let customer = if n % 2 == 0 {
-                        "customer-002"
-                    } else {
-                        "customer-001"
-                    };
-                    order(id(n), customer, &[("book-789", 1)])
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let results =
-                join_all(requests.into_iter().map(|r| world.place(SagaId::new(), r))).await;
-            for r in results {
-                orders.push(r?);
-            }
-            let m = world.metrics().await?;
-            let (peak, limit) = (m.gateway_peak, m.bulkhead_limit);
-            checks.push(check(
-                "bulkhead capped concurrent gateway calls",
-                peak <= limit && peak > 0,
-                format!(
-                    "peak {peak} concurrent calls, limit {limit}, {} calls",
-                    m.gateway_calls
-                ),
-            ));
-            facts.insert("gateway_peak_concurrency".into(), json!(peak));
-            facts.insert("bulkhead_limit".into(), json!(limit));
+            let out = middleware::Outcome {
+                orders: &mut orders,
+                checks: &mut checks,
+                facts: &mut facts,
+            };
+            expected = middleware::slow_gateway(world, &id, out).await?;
         }
         Scenario::Crash => {
             return Err(AppError::Usage(
