@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use saga::middleware::{BulkheadConfig, BulkheadLayer, MiddlewareBuilder, TimeoutLayer};
 use saga::participant::{Participant, ReplyRouter, RouterConfig};
 use saga::transport::Transport;
 use saga::{
@@ -29,6 +30,20 @@ pub fn definition(router: &ReplyRouter) -> Result<SagaDefinition<OrderSaga>, App
         .with_initial_delay(Duration::from_millis(5))
         .with_max_delay(Duration::from_millis(50));
     let data = |d: &OrderSaga| d.clone();
+    // The orchestrator's own guard on its calls to the payment service, stacked with
+    // `MiddlewareBuilder` (outermost first): at most 32 payment commands in flight from this process
+    // (others wait up to 5 s, then fail transiently and are retried), each attempt bounded to 15 s (a
+    // backstop above the router's 10 s reply timeout). The service-side breaker (carrier) and bulkhead
+    // (gateway) guard calls inside the handlers, where one layer each is all there is.
+    let payment_guard = MiddlewareBuilder::new()
+        .layer(BulkheadLayer::new(
+            BulkheadConfig::default()
+                .with_name("payment-commands")
+                .with_max_concurrent(32)
+                .with_max_waiting(1_000)
+                .with_wait_timeout(Duration::from_secs(5)),
+        ))
+        .layer(TimeoutLayer::new(Duration::from_secs(15)));
     Ok(SagaDefinition::<OrderSaga>::builder(SAGA_NAME, 1)
         .step(
             StepSpec::compensatable(
@@ -59,12 +74,12 @@ pub fn definition(router: &ReplyRouter) -> Result<SagaDefinition<OrderSaga>, App
         .step(
             StepSpec::compensatable(
                 "process_payment",
-                router.step(
+                payment_guard.service(router.step(
                     "payment",
                     "process_payment",
                     data,
                     |d: &mut OrderSaga, id: String| d.payment_id = Some(id),
-                ),
+                )),
                 router.compensation("payment", "refund_payment", data),
             )
             .with_retry(quick),
