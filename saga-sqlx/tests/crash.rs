@@ -93,8 +93,17 @@ mod pg {
         .execute(b.pool())
         .await
         .expect("ledger table");
+        // The ledger (the participant's effect, recorded with its inbox key in one transaction) has a
+        // pool of its own, as saga-sqlx's docs advise: A's aborted steps cancel `begin()` futures
+        // mid-flight, and with sqlx 0.8.4-0.9.0 a `begin()` cancelled on PostgreSQL leaves its pooled
+        // connection inside a transaction nobody ends (sqlx issues #4385/#4393). On the log's own pool
+        // that connection then ran B's log writes, acknowledged and never committed (this test caught it
+        // as B's `VersionMismatch { expected: 3, actual: 2 }`).
+        let ledger_pool = sqlx::PgPool::connect(&common::postgres_url())
+            .await
+            .expect("ledger pool");
         let ledger = PgLedger {
-            pool: b.pool().clone(),
+            pool: ledger_pool.clone(),
             inbox: b.inbox("ledger"),
             table: table.clone(),
         };

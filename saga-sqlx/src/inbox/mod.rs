@@ -8,10 +8,11 @@
 //!
 //! ```no_run
 //! # #[cfg(feature = "sqlite")]
-//! # async fn handle(log: &saga_sqlx::SqliteSagaLog, key: saga::IdempotencyKey) -> Result<Vec<u8>, saga_sqlx::Error> {
+//! # async fn handle(log: &saga_sqlx::SqliteSagaLog, app: &saga_sqlx::sqlx::SqlitePool, key: saga::IdempotencyKey) -> Result<Vec<u8>, saga_sqlx::Error> {
 //! use saga_sqlx::InboxOutcome;
 //! let inbox = log.inbox("payments");
-//! let mut tx = log.pool().begin().await.map_err(saga_sqlx::Error::from)?;
+//! // The participant's own pool (to the same database), not `log.pool()`: see below.
+//! let mut tx = app.begin().await.map_err(saga_sqlx::Error::from)?;
 //! let reply = b"charged".to_vec();
 //! match inbox.record_in_tx(&mut tx, &key, &reply).await? {
 //!     InboxOutcome::FirstTime => {
@@ -27,6 +28,15 @@
 //! }
 //! # }
 //! ```
+//!
+//! **Give handlers a pool of their own** (a second `sqlx::Pool` to the same database) rather than
+//! [`log.pool()`](crate::PostgresSagaLog::pool) when their futures can be cancelled (a timeout, a
+//! shutdown, an aborted task): with sqlx 0.8.4 to 0.9.0, a `begin()` cancelled on PostgreSQL while its
+//! `BEGIN` is in flight returns the connection to its pool inside a transaction nothing ends (sqlx
+//! issues #4385 and #4393, fixed upstream but not released as of this version). Whatever runs next on
+//! that connection joins the transaction; on the log's pool that would be the log's own writes,
+//! acknowledged and then lost when the connection closes. The log's writes on PostgreSQL are single
+//! statements; its one transaction there is `migrate`'s.
 //!
 //! The same table also backs [`saga::IdempotencyStore`] (claim / complete / release with a lease), which
 //! the participant runtime uses when the effect is not in this database.
