@@ -20,8 +20,8 @@ impl<D: SagaData> Executor<D> {
     /// An accepted cancel is held by the saga's driver until it records the abort at the next step
     /// boundary (right away for a saga taken over here). If the process dies, or its lease lapses and
     /// another executor takes the saga over, before that record lands, the cancel is lost: the saga
-    /// resumes from its log uncancelled. [`status`](Self::status) shows the abort once recorded; call
-    /// `cancel` again after a restart if it must hold.
+    /// resumes from its log uncancelled. [`status`](Self::status) shows the abort once recorded; use
+    /// [`cancel_recorded`](Self::cancel_recorded) when the cancel must survive a crash.
     ///
     /// # Errors
     /// [`Error::CancelRefused`] past the commit point (also when the pivot may have started before a
@@ -58,6 +58,36 @@ impl<D: SagaData> Executor<D> {
             CancelAnswer::Refused(reason) => Err(refused(reason)),
             // Our own guard is held by the driver just spawned.
             CancelAnswer::Released => Err(refused(CancelRefusal::PastPivot)),
+        }
+    }
+
+    /// Cancels like [`cancel`](Self::cancel), and returns only once the abort is **in the log**, so an
+    /// accepted cancel survives a crash of this process or a lost lease: it waits for the step that is
+    /// running to return (the abort is written at the step boundary), which `cancel` does not.
+    ///
+    /// If the driver lets go of the saga before it recorded the abort (its lease lapsed and another
+    /// executor took the saga over, or its log write failed), the saga is read back from the log: an
+    /// abort that landed counts; otherwise the cancel is asked again, with `cancel`'s answers.
+    ///
+    /// # Errors
+    /// As [`cancel`](Self::cancel), for the first answer that is not an acceptance; a log error while
+    /// reading the saga back.
+    pub async fn cancel_recorded(&self, id: SagaId) -> Result<()> {
+        loop {
+            self.cancel(id).await?;
+            if let Some(control) = self.inner.registry.get(id) {
+                if control.cancel_recorded().await {
+                    return Ok(());
+                }
+            }
+            // No driver here any more: the log says whether the abort landed.
+            match self.load(id).await?.instance.state {
+                SagaState::Compensating | SagaState::Compensated | SagaState::Stuck => {
+                    return Ok(())
+                }
+                // Never recorded (or, impossibly, finished forward): ask again, and get its answer.
+                _ => {}
+            }
         }
     }
 }

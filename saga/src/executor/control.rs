@@ -137,6 +137,13 @@ impl Control {
         }
     }
 
+    /// After an accepted cancel: resolves once the driver moved on from holding it — `true` if it
+    /// recorded the abort (or otherwise began compensating, got stuck or finished), `false` if it let go
+    /// of the saga first (then the log tells what landed).
+    pub(crate) async fn cancel_recorded(&self) -> bool {
+        self.settled(&[CANCEL_REQUESTED]).await != RELEASED
+    }
+
     /// The state as a saga state, once the driver knows it; `None` once released.
     pub(crate) async fn saga_state(&self) -> Option<SagaState> {
         match self.settled(&[PENDING]).await {
