@@ -9,7 +9,9 @@
 
 #[cfg(feature = "amqp")]
 mod amqp;
+mod line;
 mod memory;
+mod recovery;
 #[cfg(feature = "redis")]
 mod redis_log;
 #[cfg(feature = "redis")]
@@ -25,7 +27,10 @@ mod streams_raw;
 
 use std::sync::Arc;
 
-use runner::{run_library, Args, Stats};
+#[cfg(any(feature = "sqlx", feature = "redis"))]
+use line::add_rounds;
+use line::{add_recovery, report, shown};
+use runner::{run_library, Args};
 use saga::InMemoryLog;
 
 fn main() {
@@ -105,7 +110,7 @@ async fn run_memory(args: &Args) -> serde_json::Value {
     }
     let mut line = report(args, lib, Some(commits), baseline);
     if let Some(n) = args.recover {
-        let recovery = runner::run_recovery(args, n, Arc::new(InMemoryLog::new())).await;
+        let recovery = recovery::run_recovery(args, n, Arc::new(InMemoryLog::new())).await;
         add_recovery(&mut line, n, &recovery, lib);
     }
     line
@@ -134,7 +139,7 @@ async fn run_sql(args: &Args) -> Result<serde_json::Value, String> {
     add_rounds(&mut line, &libs, &baselines);
     if let Some(n) = args.recover {
         let opened = sql::open(args).await?;
-        let recovery = runner::run_recovery(args, n, opened.log()).await;
+        let recovery = recovery::run_recovery(args, n, opened.log()).await;
         opened.drop_tables().await?;
         add_recovery(&mut line, n, &recovery, lib);
     }
@@ -188,40 +193,16 @@ async fn run_redis_log(args: &Args) -> Result<serde_json::Value, String> {
     add_rounds(&mut line, &r.library, &r.baseline);
     if let Some(n) = args.recover {
         let log = redis_log::open_log(args).await?;
-        let recovery = runner::run_recovery(args, n, Arc::new(log.clone())).await;
+        let recovery = recovery::run_recovery(args, n, Arc::new(log.clone())).await;
         log.delete_all().await.map_err(|e| e.to_string())?;
         add_recovery(&mut line, n, &recovery, lib);
     }
     Ok(line)
 }
 
-/// Adds every round's throughput (`--rounds`), library and baseline, so the medians can be checked.
-fn add_rounds(line: &mut serde_json::Value, libs: &[Stats], baselines: &[Stats]) {
-    let rates = |runs: &[Stats]| {
-        runs.iter()
-            .map(|r| r.sagas_per_sec.round())
-            .collect::<Vec<_>>()
-    };
-    line["rounds"] = serde_json::json!({
-        "library_sagas_per_sec": rates(libs),
-        "baseline_sagas_per_sec": rates(baselines),
-    });
-}
-
 #[cfg(not(feature = "redis"))]
 async fn run_redis_log(_args: &Args) -> Result<serde_json::Value, String> {
     Err("log redis://… needs the `redis` feature".into())
-}
-
-/// A URL without its credentials, for the JSON line and errors.
-fn shown(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((_, host)) => format!("{scheme}://***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
 }
 
 /// Sagas whose steps are remote commands over RabbitMQ, against the raw lapin loop (see `amqp.rs`).
@@ -280,42 +261,10 @@ async fn run_amqp(_args: &Args) -> Result<serde_json::Value, String> {
     Err("the amqp transport needs the `amqp` feature".to_owned())
 }
 
-/// Adds the recovery figures (`--recover N`): N sagas abandoned mid-saga, then `recover()`ed.
-fn add_recovery(line: &mut serde_json::Value, n: usize, r: &runner::Recovery, steady: Stats) {
-    line["recovery"] = serde_json::json!({
-        "sagas": n,
-        "seconds": (r.seconds * 1000.0).round() / 1000.0,
-        "sagas_per_sec": r.rate.round(),
-        "ratio_to_steady": ((r.rate / steady.sagas_per_sec) * 1000.0).round() / 1000.0,
-        "rss_bytes_per_in_flight_saga": r.bytes_per_saga.map(f64::round),
-    });
-}
-
 #[cfg(not(feature = "sqlx"))]
 async fn run_sql(args: &Args) -> Result<serde_json::Value, String> {
     Err(format!(
         "log {:?} needs the `sqlx` feature (and `postgres`/`mysql` for those URLs)",
         args.log.split("://").next().unwrap_or_default()
     ))
-}
-
-/// The JSON line of DESIGN §6.
-pub fn report(args: &Args, lib: Stats, commits: Option<f64>, baseline: Stats) -> serde_json::Value {
-    let scheme = args.log.split("://").next().unwrap_or_default().to_owned();
-    serde_json::json!({
-        "log": scheme,
-        "transport": shown(&args.transport),
-        "sagas": args.sagas,
-        "concurrency": args.concurrency,
-        "steps": args.steps,
-        "fail_at": args.fail_at,
-        "batching": args.batching,
-        "ping_after_idle_ms": args.ping_after_idle_ms,
-        "sagas_per_sec": lib.json()["sagas_per_sec"],
-        "p50_ms": lib.json()["p50_ms"],
-        "p99_ms": lib.json()["p99_ms"],
-        "commits_per_saga": commits.map(|c| (c * 100.0).round() / 100.0),
-        "baseline": baseline.json(),
-        "ratio": ((lib.sagas_per_sec / baseline.sagas_per_sec) * 1000.0).round() / 1000.0,
-    })
 }

@@ -20,6 +20,7 @@ pub mod invariants;
 pub mod logs;
 pub mod model;
 pub mod orchestration;
+pub mod order_saga;
 pub mod report;
 pub mod roles;
 pub mod scenarios;

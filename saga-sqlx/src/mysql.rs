@@ -8,12 +8,12 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool};
 use sqlx::Executor as _;
 
 use crate::batch::WriteResult;
-use crate::claim::{self, Target};
+
 use crate::config::SqlLogConfig;
 use crate::error::{log_error, Result};
 use crate::log_core::{self, sql_log_api, LogCore};
 use crate::migrate;
-use crate::rows::{self, millis};
+use crate::rows;
 use crate::schema::Dialect;
 use crate::secret::SecretUrl;
 
@@ -224,56 +224,7 @@ impl SagaLog for MySqlSagaLog {
     }
 
     async fn claim(&self, claim: ClaimRequest) -> Result<saga::log::ClaimBatch, LogError> {
-        let target = claim::target(BACKEND, claim.target)?;
-        let mut tx = self.core.pool.begin().await.map_err(db)?;
-        let query = match target {
-            Target::Page { limit, after } => sqlx::query_scalar(&self.core.sql.claimable)
-                .bind(&claim.definition)
-                .bind(i64::from(claim.definition_version))
-                .bind(after.map(bin))
-                .bind(after.map(bin))
-                .bind(&claim.owner)
-                .bind(limit),
-            Target::One(id) => sqlx::query_scalar(&self.core.sql.claimable_one)
-                .bind(bin(id))
-                .bind(&claim.definition)
-                .bind(i64::from(claim.definition_version))
-                .bind(&claim.owner),
-        };
-        let ids: Vec<Vec<u8>> = query.fetch_all(&mut *tx).await.map_err(db)?;
-        // A BINARY(16) column always holds 16 bytes; anything else is left alone, untaken.
-        let candidates: Vec<(SagaId, Vec<u8>)> = ids
-            .into_iter()
-            .filter_map(|raw| Some((SagaId::from_uuid(uuid::Uuid::from_slice(&raw).ok()?), raw)))
-            .collect();
-        let lease_ms = millis(claim.lease_ttl);
-        let counters = &self.core.counters;
-        match target {
-            Target::Page { .. } => {
-                page::take_page(
-                    tx,
-                    candidates,
-                    &self.core.sql.page,
-                    &self.core.sql.taking.release,
-                    &claim.owner,
-                    lease_ms,
-                    counters,
-                )
-                .await
-            }
-            Target::One(_) => {
-                claim::take_each::<sqlx::MySql, _>(
-                    tx,
-                    BACKEND,
-                    candidates,
-                    &self.core.sql.taking,
-                    &claim.owner,
-                    lease_ms,
-                    counters,
-                )
-                .await
-            }
-        }
+        page::claim(self, claim).await
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {

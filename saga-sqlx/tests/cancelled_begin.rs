@@ -5,6 +5,8 @@
 //! when it fails, sqlx has shipped the fix, and the advice (and this test) can go. The second shows the
 //! advice works: a begin cancelled on the handlers' own pool costs the log nothing.
 
+#![cfg(feature = "postgres")]
+
 mod common;
 
 use std::future::Future;

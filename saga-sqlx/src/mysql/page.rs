@@ -1,19 +1,76 @@
-//! The claim of a page of recoverable sagas on MySQL/MariaDB: the candidates locked by
+//! The claims of [`MySqlSagaLog`]. A page of recoverable sagas: the candidates locked by
 //! `SELECT … FOR UPDATE SKIP LOCKED`, then taken with **one** `UPDATE … WHERE id IN (…)` and read back
 //! with **one** `SELECT … WHERE i.id IN (…)`, in the claim's transaction. Taking them one by one cost two
 //! round trips per saga, which made recovering 10,000 sagas slower than half the steady rate
 //! (`docs/benchmarks.md`). A candidate whose rows do not decode is released again, alone.
 
-use saga::log::ClaimBatch;
+use saga::log::{ClaimBatch, ClaimRequest};
 use saga::{LogError, SagaId};
 use sqlx::MySql;
 
+use super::row::bin;
 use super::sql::PageSql;
-use super::BACKEND;
-use crate::claim::Outcome;
+use super::{MySqlSagaLog, BACKEND};
+use crate::claim::{self, Outcome, Target};
 use crate::error::log_error;
-use crate::rows;
+use crate::rows::{self, millis};
 use crate::stats::Counters;
+
+/// A claim on MySQL: the candidates locked with `FOR UPDATE SKIP LOCKED`, then a page taken with
+/// [`take_page`], one saga by the one-by-one take.
+pub(super) async fn claim(log: &MySqlSagaLog, claim: ClaimRequest) -> Result<ClaimBatch, LogError> {
+    let db = |e| log_error(BACKEND, e);
+    let target = claim::target(BACKEND, claim.target)?;
+    let mut tx = log.core.pool.begin().await.map_err(db)?;
+    let query = match target {
+        Target::Page { limit, after } => sqlx::query_scalar(&log.core.sql.claimable)
+            .bind(&claim.definition)
+            .bind(i64::from(claim.definition_version))
+            .bind(after.map(bin))
+            .bind(after.map(bin))
+            .bind(&claim.owner)
+            .bind(limit),
+        Target::One(id) => sqlx::query_scalar(&log.core.sql.claimable_one)
+            .bind(bin(id))
+            .bind(&claim.definition)
+            .bind(i64::from(claim.definition_version))
+            .bind(&claim.owner),
+    };
+    let ids: Vec<Vec<u8>> = query.fetch_all(&mut *tx).await.map_err(db)?;
+    // A BINARY(16) column always holds 16 bytes; anything else is left alone, untaken.
+    let candidates: Vec<(SagaId, Vec<u8>)> = ids
+        .into_iter()
+        .filter_map(|raw| Some((SagaId::from_uuid(uuid::Uuid::from_slice(&raw).ok()?), raw)))
+        .collect();
+    let lease_ms = millis(claim.lease_ttl);
+    let counters = &log.core.counters;
+    match target {
+        Target::Page { .. } => {
+            take_page(
+                tx,
+                candidates,
+                &log.core.sql.page,
+                &log.core.sql.taking.release,
+                &claim.owner,
+                lease_ms,
+                counters,
+            )
+            .await
+        }
+        Target::One(_) => {
+            claim::take_each::<sqlx::MySql, _>(
+                tx,
+                BACKEND,
+                candidates,
+                &log.core.sql.taking,
+                &claim.owner,
+                lease_ms,
+                counters,
+            )
+            .await
+        }
+    }
+}
 
 /// Candidates per statement.
 const CHUNK: usize = 1_000;
