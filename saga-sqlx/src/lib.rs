@@ -4,6 +4,7 @@
 mod batch;
 mod claim;
 mod config;
+mod detach;
 mod error;
 mod group_commit;
 mod inbox;

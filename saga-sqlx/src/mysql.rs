@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use futures::TryStreamExt as _;
-use saga::log::{Append, ClaimRequest, Lease, ListQuery, NewSaga, SagaInstance, SagaSnapshot};
+use saga::log::{
+    Append, ClaimRequest, Lease, ListQuery, NewSaga, OwnedAppend, SagaInstance, SagaSnapshot,
+};
 use saga::{LogError, SagaId, SagaLog};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool};
 use sqlx::Executor as _;
@@ -130,6 +132,26 @@ impl MySqlSagaLog {
         unlocked.map(|_| ()).map_err(fail(0))
     }
 
+    /// `create` without batching, on the caller's task (see [`crate::detach`]).
+    async fn create_now(&self, saga: NewSaga) -> Result<Lease, LogError> {
+        let mut tx = self.core.pool.begin().await.map_err(db)?;
+        let fence = self.create_in(&mut tx, &saga).await?;
+        tx.commit().await.map_err(db)?;
+        self.core.counters.commit();
+        self.core.counters.created();
+        Ok(Lease { fence })
+    }
+
+    /// `append` without batching, on the caller's task (see [`crate::detach`]).
+    async fn append_now(&self, append: &Append<'_>) -> Result<u64, LogError> {
+        let mut tx = self.core.pool.begin().await.map_err(db)?;
+        let version = self.append_in(&mut tx, append).await?;
+        tx.commit().await.map_err(db)?;
+        self.core.counters.commit();
+        self.core.counters.appended();
+        Ok(version)
+    }
+
     async fn create_in(&self, conn: &mut MySqlConnection, saga: &NewSaga) -> WriteResult {
         let mut body = String::with_capacity(768 + 2 * saga.data.len());
         self.core.sql.create_body(&mut body, saga);
@@ -194,24 +216,20 @@ impl SagaLog for MySqlSagaLog {
         if let Some(writes) = &self.core.writes {
             return crate::batch::create_via(writes, saga).await;
         }
-        let mut tx = self.core.pool.begin().await.map_err(db)?;
-        let fence = self.create_in(&mut tx, &saga).await?;
-        tx.commit().await.map_err(db)?;
-        self.core.counters.commit();
-        self.core.counters.created();
-        Ok(Lease { fence })
+        let this = self.clone();
+        crate::detach::to_completion(BACKEND, async move { this.create_now(saga).await }).await
     }
 
     async fn append(&self, append: Append<'_>) -> Result<u64, LogError> {
         if let Some(writes) = &self.core.writes {
             return crate::batch::append_via(writes, &append).await;
         }
-        let mut tx = self.core.pool.begin().await.map_err(db)?;
-        let version = self.append_in(&mut tx, &append).await?;
-        tx.commit().await.map_err(db)?;
-        self.core.counters.commit();
-        self.core.counters.appended();
-        Ok(version)
+        let (this, owned) = (self.clone(), OwnedAppend::from_append(&append));
+        crate::detach::to_completion(
+            BACKEND,
+            async move { this.append_now(&owned.as_append()).await },
+        )
+        .await
     }
 
     async fn load(&self, id: SagaId) -> Result<Option<SagaSnapshot>, LogError> {
@@ -224,7 +242,8 @@ impl SagaLog for MySqlSagaLog {
     }
 
     async fn claim(&self, claim: ClaimRequest) -> Result<saga::log::ClaimBatch, LogError> {
-        page::claim(self, claim).await
+        let this = self.clone();
+        crate::detach::to_completion(BACKEND, async move { page::claim(&this, claim).await }).await
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {

@@ -3,7 +3,9 @@
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use saga::log::{Append, ClaimRequest, Lease, ListQuery, NewSaga, SagaInstance, SagaSnapshot};
+use saga::log::{
+    Append, ClaimRequest, Lease, ListQuery, NewSaga, OwnedAppend, SagaInstance, SagaSnapshot,
+};
 use saga::{LogError, SagaId, SagaLog};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqliteRow,
@@ -112,6 +114,62 @@ impl SqliteSagaLog {
         tx.commit().await.map_err(fail(0))
     }
 
+    /// `create` without batching, on the caller's task (see [`crate::detach`]).
+    async fn create_now(&self, saga: NewSaga) -> Result<Lease, LogError> {
+        let mut tx = self.core.pool.begin_with(BEGIN).await.map_err(db)?;
+        let fence = self.create_in(&mut tx, &saga).await?;
+        tx.commit().await.map_err(db)?;
+        self.core.counters.commit();
+        self.core.counters.created();
+        Ok(Lease { fence })
+    }
+
+    /// `append` without batching, on the caller's task (see [`crate::detach`]).
+    async fn append_now(&self, append: &Append<'_>) -> Result<u64, LogError> {
+        let mut tx = self.core.pool.begin_with(BEGIN).await.map_err(db)?;
+        let version = self.append_in(&mut tx, append).await?;
+        tx.commit().await.map_err(db)?;
+        self.core.counters.commit();
+        self.core.counters.appended();
+        Ok(version)
+    }
+
+    /// The claim, on the caller's task (see [`crate::detach`]).
+    async fn claim_now(&self, claim: ClaimRequest) -> Result<saga::log::ClaimBatch, LogError> {
+        let target = claim::target(BACKEND, claim.target)?;
+        let mut tx = self.core.pool.begin_with(BEGIN).await.map_err(db)?;
+        let query = match target {
+            Target::Page { limit, after } => sqlx::query_scalar(&self.core.sql.claimable)
+                .bind(&claim.definition)
+                .bind(i64::from(claim.definition_version))
+                .bind(&claim.owner)
+                .bind(after.map(|a| a.to_string()))
+                .bind(limit),
+            Target::One(id) => sqlx::query_scalar(&self.core.sql.claimable_one)
+                .bind(&claim.definition)
+                .bind(i64::from(claim.definition_version))
+                .bind(&claim.owner)
+                .bind(id.to_string()),
+        };
+        let ids: Vec<String> = query.fetch_all(&mut *tx).await.map_err(db)?;
+        // An id that is no saga id is left alone, untaken: it can be neither reported nor driven.
+        let candidates = ids
+            .into_iter()
+            .filter_map(|raw| Some((raw.parse::<SagaId>().ok()?, raw)));
+        let (sql, lease_ms) = (&self.core.sql.taking, millis(claim.lease_ttl));
+        let counters = &self.core.counters;
+        claim::take_each::<sqlx::Sqlite, _>(
+            tx,
+            BACKEND,
+            candidates,
+            sql,
+            &claim.owner,
+            lease_ms,
+            counters,
+        )
+        .await
+    }
+
     /// The instance row and its `Started` record in one command.
     async fn create_in(&self, conn: &mut SqliteConnection, saga: &NewSaga) -> WriteResult {
         let done = sqlx::query(&self.core.sql.create)
@@ -196,24 +254,20 @@ impl SagaLog for SqliteSagaLog {
         if let Some(writes) = &self.core.writes {
             return crate::batch::create_via(writes, saga).await;
         }
-        let mut tx = self.core.pool.begin_with(BEGIN).await.map_err(db)?;
-        let fence = self.create_in(&mut tx, &saga).await?;
-        tx.commit().await.map_err(db)?;
-        self.core.counters.commit();
-        self.core.counters.created();
-        Ok(Lease { fence })
+        let this = self.clone();
+        crate::detach::to_completion(BACKEND, async move { this.create_now(saga).await }).await
     }
 
     async fn append(&self, append: Append<'_>) -> Result<u64, LogError> {
         if let Some(writes) = &self.core.writes {
             return crate::batch::append_via(writes, &append).await;
         }
-        let mut tx = self.core.pool.begin_with(BEGIN).await.map_err(db)?;
-        let version = self.append_in(&mut tx, &append).await?;
-        tx.commit().await.map_err(db)?;
-        self.core.counters.commit();
-        self.core.counters.appended();
-        Ok(version)
+        let (this, owned) = (self.clone(), OwnedAppend::from_append(&append));
+        crate::detach::to_completion(
+            BACKEND,
+            async move { this.append_now(&owned.as_append()).await },
+        )
+        .await
     }
 
     async fn load(&self, id: SagaId) -> Result<Option<SagaSnapshot>, LogError> {
@@ -226,38 +280,8 @@ impl SagaLog for SqliteSagaLog {
     }
 
     async fn claim(&self, claim: ClaimRequest) -> Result<saga::log::ClaimBatch, LogError> {
-        let target = claim::target(BACKEND, claim.target)?;
-        let mut tx = self.core.pool.begin_with(BEGIN).await.map_err(db)?;
-        let query = match target {
-            Target::Page { limit, after } => sqlx::query_scalar(&self.core.sql.claimable)
-                .bind(&claim.definition)
-                .bind(i64::from(claim.definition_version))
-                .bind(&claim.owner)
-                .bind(after.map(|a| a.to_string()))
-                .bind(limit),
-            Target::One(id) => sqlx::query_scalar(&self.core.sql.claimable_one)
-                .bind(&claim.definition)
-                .bind(i64::from(claim.definition_version))
-                .bind(&claim.owner)
-                .bind(id.to_string()),
-        };
-        let ids: Vec<String> = query.fetch_all(&mut *tx).await.map_err(db)?;
-        // An id that is no saga id is left alone, untaken: it can be neither reported nor driven.
-        let candidates = ids
-            .into_iter()
-            .filter_map(|raw| Some((raw.parse::<SagaId>().ok()?, raw)));
-        let (sql, lease_ms) = (&self.core.sql.taking, millis(claim.lease_ttl));
-        let counters = &self.core.counters;
-        claim::take_each::<sqlx::Sqlite, _>(
-            tx,
-            BACKEND,
-            candidates,
-            sql,
-            &claim.owner,
-            lease_ms,
-            counters,
-        )
-        .await
+        let this = self.clone();
+        crate::detach::to_completion(BACKEND, async move { this.claim_now(claim).await }).await
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<SagaInstance>, LogError> {
