@@ -6,6 +6,14 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- The same, rounded up: a due time computed from it is never before the delay it adds (the floor of
+-- `now_ms` can be up to a millisecond behind the server's clock, and a requeue delayed by d was then
+-- redelivered after d - 1 ms).
+local function now_ms_ceil()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.ceil(tonumber(t[2]) / 1000)
+end
+
 -- An integer as decimal text (never in exponent form).
 local function int(n)
   return string.format('%d', n)

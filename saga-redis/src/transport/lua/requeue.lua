@@ -17,7 +17,7 @@ if delay <= 0 then
 end
 -- The entry id keeps members unique; the mover drops it again.
 table.insert(fields, 1, ARGV[2])
-redis.call('ZADD', KEYS[2], int(now_ms() + delay), cmsgpack.pack(fields))
+redis.call('ZADD', KEYS[2], int(now_ms_ceil() + delay), cmsgpack.pack(fields))
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl > 0 then
   redis.call('PEXPIRE', KEYS[2], int(ttl + delay))
