@@ -28,7 +28,14 @@ async fn abandon_a_create(log: &dyn SagaLog, polls: usize) {
 }
 
 fn new_saga(id: SagaId) -> NewSaga {
-    NewSaga::new(id, "abandoned", 1, Bytes::from_static(b"{}"), "o", Duration::from_secs(30))
+    NewSaga::new(
+        id,
+        "abandoned",
+        1,
+        Bytes::from_static(b"{}"),
+        "o",
+        Duration::from_secs(30),
+    )
 }
 
 /// Abandons creates at 60 points of their progress; after each, a create must still go through and
