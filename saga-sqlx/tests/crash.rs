@@ -149,21 +149,29 @@ mod lite {
 
     #[async_trait]
     impl EffectLedger for LiteLedger {
+        /// The transaction runs to completion on a task of its own, as a SQLite participant's must
+        /// when its future can be dropped (here: the dying executor's aborted steps): on SQLite one
+        /// write transaction left open on any connection locks the whole database.
         async fn apply(&self, key: IdempotencyKey) -> Result<(), StepError> {
-            let mut tx = self
-                .pool
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(transient)?;
-            let first = self.inbox.record_in_tx(&mut tx, &key, b"ok").await;
-            if first.map_err(transient)? == InboxOutcome::FirstTime {
-                sqlx::query("INSERT INTO ledger (idem_key) VALUES (?1)")
-                    .bind(key.to_string())
-                    .execute(&mut *tx)
+            let (pool, inbox) = (self.pool.clone(), self.inbox.clone());
+            let applied = tokio::spawn(async move {
+                let mut tx = pool
+                    .begin_with("BEGIN IMMEDIATE")
                     .await
                     .map_err(transient)?;
-            }
-            tx.commit().await.map_err(transient)
+                let first = inbox.record_in_tx(&mut tx, &key, b"ok").await;
+                if first.map_err(transient)? == InboxOutcome::FirstTime {
+                    sqlx::query("INSERT INTO ledger (idem_key) VALUES (?1)")
+                        .bind(key.to_string())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(transient)?;
+                }
+                tx.commit().await.map_err(transient)
+            });
+            applied
+                .await
+                .map_err(|e| StepError::transient(e.to_string()))?
         }
 
         async fn audit(&self) -> (u64, u64) {
