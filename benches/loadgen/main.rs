@@ -209,10 +209,7 @@ async fn run_redis_log(_args: &Args) -> Result<serde_json::Value, String> {
 /// Two rounds after a warm-up, alternating, best of each; the line shows the URL without its password.
 #[cfg(feature = "amqp")]
 async fn run_amqp(args: &Args) -> Result<serde_json::Value, String> {
-    let warm = Args {
-        sagas: (args.sagas / 10).max(1),
-        ..args.clone()
-    };
+    let warm = args.warm_up();
     let _ = amqp::baseline(&warm).await?;
     let _ = amqp::run_library(&warm, amqp_log(args).await?.0).await?;
     let mut baseline = amqp::baseline(args).await?;

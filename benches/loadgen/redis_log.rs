@@ -63,10 +63,7 @@ pub async fn run(args: &Args) -> Result<Rounds, String> {
         .get_connection_manager()
         .await
         .map_err(|e| e.to_string())?;
-    let warm = Args {
-        sagas: (args.sagas / 10).max(1),
-        ..args.clone()
-    };
+    let warm = args.warm_up();
     let log = open(args).await?;
     let raw = prefix();
     let _ = run_library(&warm, Arc::new(log.clone())).await;

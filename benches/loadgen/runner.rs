@@ -96,6 +96,16 @@ impl Args {
     }
 }
 
+impl Args {
+    /// The warm-up of a run: the same settings, a tenth of the sagas (at least one).
+    pub fn warm_up(&self) -> Self {
+        Self {
+            sagas: (self.sagas / 10).max(1),
+            ..self.clone()
+        }
+    }
+}
+
 /// Throughput and latency of one run.
 #[derive(Debug, Clone, Copy)]
 pub struct Stats {

@@ -48,7 +48,7 @@ pub async fn run(args: &Args, levels: &[usize]) -> Result<serde_json::Value, Str
             return Err(format!("preloaded {held} sagas, not {n}"));
         }
         // Warm-up (pool connections, prepared statements), as the other runs have.
-        let _ = run_library(&warm(args), Arc::clone(&log)).await;
+        let _ = run_library(&args.warm_up(), Arc::clone(&log)).await;
         let mut rounds = Vec::new();
         for _ in 0..args.rounds {
             rounds.push(run_library(args, Arc::clone(&log)).await);
@@ -79,7 +79,7 @@ pub async fn run_memory(args: &Args, levels: &[usize]) -> serde_json::Value {
         )
         .await;
         let seconds_to_preload = start.elapsed().as_secs_f64();
-        let _ = run_library(&warm(args), Arc::clone(&log)).await;
+        let _ = run_library(&args.warm_up(), Arc::clone(&log)).await;
         let mut rounds = Vec::new();
         for _ in 0..args.rounds {
             rounds.push(run_library(args, Arc::clone(&log)).await);
@@ -93,13 +93,6 @@ pub async fn run_memory(args: &Args, levels: &[usize]) -> serde_json::Value {
         }
     }
     line(args, &out)
-}
-
-fn warm(args: &Args) -> Args {
-    Args {
-        sagas: (args.sagas / 10).max(1),
-        ..args.clone()
-    }
 }
 
 fn line(args: &Args, levels: &[Level]) -> serde_json::Value {

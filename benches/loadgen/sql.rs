@@ -83,13 +83,6 @@ fn drop_tables(done: saga_sqlx::Result<()>) -> Result<(), String> {
     done.map_err(|e| format!("dropping the run's tables: {e}"))
 }
 
-fn warm(args: &Args) -> Args {
-    Args {
-        sagas: (args.sagas / 10).max(1),
-        ..args.clone()
-    }
-}
-
 mod lite;
 #[cfg(feature = "mysql")]
 mod my;

@@ -28,10 +28,7 @@ pub async fn run(args: &Args, log: Arc<dyn SagaLog>) -> Result<(Stats, Stats), S
         .get_connection_manager()
         .await
         .map_err(|e| e.to_string())?;
-    let warm = Args {
-        sagas: (args.sagas / 10).max(1),
-        ..args.clone()
-    };
+    let warm = args.warm_up();
     let lib_prefix = prefix();
     let config = RedisTransportConfig::new(url).with_key_prefix(&lib_prefix);
     let t = RedisTransport::connect(config)

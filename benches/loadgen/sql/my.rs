@@ -19,7 +19,7 @@ async fn com_commit(pool: &sqlx::MySqlPool) -> Result<i64, String> {
 
 pub(super) async fn run(args: &Args) -> Result<Rounds, String> {
     let log = open(args).await?;
-    let _ = run_library(&warm(args), Arc::new(log.clone())).await;
+    let _ = run_library(&args.warm_up(), Arc::new(log.clone())).await;
     drop_tables(log.drop_tables().await)?;
     log.pool().close().await;
     let (mut libs, mut commits, mut bases) = (Vec::new(), 0.0, Vec::new());
