@@ -9,8 +9,6 @@
 
 mod common;
 
-use std::future::Future;
-use std::task::{Context, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,20 +17,9 @@ use saga::{SagaId, SagaLog};
 use saga_sqlx::{sqlx, PostgresSagaLog, SqlLogConfig};
 use sqlx::Connection as _;
 
-/// Starts `pool.begin()`, polls it `polls` times (yielding to the runtime in between, so its I/O makes
-/// progress) and drops it; `true` if it had not finished. Sweeping `polls` moves the cancellation
-/// through acquiring the connection, sending `BEGIN` and awaiting its answer, at a finer grain than a
-/// timer could.
+/// Starts `pool.begin()` and drops it after `polls` polls; `true` if it had not finished.
 async fn cancel_a_begin(pool: &sqlx::PgPool, polls: usize) -> bool {
-    let mut begin = Box::pin(pool.begin());
-    let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..polls {
-        if begin.as_mut().poll(&mut cx).is_ready() {
-            return false;
-        }
-        tokio::task::yield_now().await;
-    }
-    true
+    common::drop_after_polls(pool.begin(), polls).await
 }
 
 /// A log on a pool of one connection (so the next write must use the connection the cancelled begin

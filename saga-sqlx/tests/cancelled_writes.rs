@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::future::Future;
-use std::task::{Context, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,17 +12,9 @@ use saga::log::NewSaga;
 use saga::{SagaId, SagaLog};
 use saga_sqlx::SqlLogConfig;
 
-/// Starts a `create`, polls it `polls` times (yielding in between, so its I/O progresses) and drops it.
+/// Starts a `create` and drops it after `polls` polls.
 async fn abandon_a_create(log: &dyn SagaLog, polls: usize) {
-    let id = SagaId::new();
-    let mut create = Box::pin(log.create(new_saga(id)));
-    let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..polls {
-        if create.as_mut().poll(&mut cx).is_ready() {
-            return;
-        }
-        tokio::task::yield_now().await;
-    }
+    common::drop_after_polls(log.create(new_saga(SagaId::new())), polls).await;
 }
 
 fn new_saga(id: SagaId) -> NewSaga {

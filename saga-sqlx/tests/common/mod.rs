@@ -91,3 +91,18 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }
+
+/// Polls `fut` `polls` times (yielding to the runtime in between, so its I/O makes progress) and drops
+/// it; `true` if it had not finished. Sweeping `polls` moves the cancellation point through the
+/// future's progress at a finer grain than a timer could.
+pub async fn drop_after_polls<F: std::future::Future>(fut: F, polls: usize) -> bool {
+    let mut fut = Box::pin(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    for _ in 0..polls {
+        if fut.as_mut().poll(&mut cx).is_ready() {
+            return false;
+        }
+        tokio::task::yield_now().await;
+    }
+    true
+}
