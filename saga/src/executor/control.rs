@@ -137,11 +137,14 @@ impl Control {
         }
     }
 
-    /// After an accepted cancel: resolves once the driver moved on from holding it — `true` if it
-    /// recorded the abort (or otherwise began compensating, got stuck or finished), `false` if it let go
-    /// of the saga first (then the log tells what landed).
+    /// After an accepted cancel: resolves once the driver moved on from holding it — `true` if the saga
+    /// is compensating (the abort is recorded), parked or compensated; `false` for anything else (the
+    /// driver let go first, or this is another driver's slot), and then the log tells what landed.
     pub(crate) async fn cancel_recorded(&self) -> bool {
-        self.settled(&[CANCEL_REQUESTED]).await != RELEASED
+        matches!(
+            self.settled(&[PENDING, CANCEL_REQUESTED]).await,
+            COMPENSATING | STUCK | DONE_COMPENSATED
+        )
     }
 
     /// The state as a saga state, once the driver knows it; `None` once released.
